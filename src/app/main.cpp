@@ -1,0 +1,48 @@
+// wsgate: a self-hosted WebSocket API gateway with Amazon API Gateway's contract.
+#include <cstdio>
+#include <exception>
+#include <iostream>
+
+#include "app/banner.h"
+#include "common/log.h"
+#include "config/load.h"
+#include "gateway/server.h"
+#ifdef WSGATE_HAVE_MANAGEMENT
+#include "management/management_api.h"
+#endif
+
+int main(int argc, char** argv) {
+    using namespace wsgate;
+    try {
+        const auto cl = config::parse_command_line(std::vector<std::string>(argv + 1, argv + argc));
+        if (cl.help) {
+            std::cout << config::kUsage;
+            return 0;
+        }
+        if (cl.version) {
+            std::cout << "wsgate " WSGATE_VERSION "\n";
+            return 0;
+        }
+        if (cl.print_default_config) {
+            std::cout << config::kEmbeddedDefault;
+            return 0;
+        }
+        const config::Settings settings = config::load(cl, config::process_env);
+        gateway::Server server(settings);
+#ifdef WSGATE_HAVE_MANAGEMENT
+        management::ManagementApi api(settings, server.registry());
+        server.set_http_handler(&api);
+#endif
+        const auto ep = server.local_endpoint();
+        // stdout, flushed: tests and scripts read the bound port from the first line.
+        std::cout << app::banner(settings, ep.address().to_string(), ep.port()) << std::flush;
+        server.run();
+        return 0;
+    } catch (const config::ConfigError& e) {
+        std::fprintf(stderr, "%s\n", e.what());
+        return 2;
+    } catch (const std::exception& e) {
+        std::fprintf(stderr, "wsgate: %s\n", e.what());
+        return 1;
+    }
+}

@@ -1,0 +1,3 @@
+// Asio is header-only by default; compiling its implementation once here (with
+// BOOST_ASIO_SEPARATE_COMPILATION set project-wide) keeps every other translation unit lighter.
+#include <boost/asio/impl/src.hpp>

@@ -1,0 +1,341 @@
+#include "config/load.h"
+
+#include <yaml-cpp/yaml.h>
+
+#include <algorithm>
+#include <cctype>
+#include <charconv>
+#include <cstdlib>
+#include <fstream>
+#include <initializer_list>
+#include <limits>
+#include <sstream>
+
+namespace wsgate::config {
+
+const std::string_view kEmbeddedDefault = R"yaml(# wsgate's embedded default configuration.
+listen: 127.0.0.1:8080
+stages: [dev]
+routes:
+  $default:
+    integration: echo
+    route_response: true
+)yaml";
+
+const std::string_view kUsage = R"(usage: wsgate [options]
+
+  --config FILE        YAML configuration (see docs/configuration.md); default: embedded
+  --integration URL    send $connect, $disconnect and every message to this HTTP backend
+                       (Lambda-proxy events; $default answers the client)
+  --listen HOST:PORT   address to listen on (port 0 picks a free port)
+  --threads N          I/O threads (0 = one per core)
+  --print-default-config  print the embedded default configuration and exit
+  --version            print the version and exit
+  --help               this text
+)";
+
+namespace {
+
+[[noreturn]] void fail(std::string_view key, std::string_view what) {
+    throw ConfigError("config: " + std::string(key) + ": " + std::string(what));
+}
+
+std::string join(std::string_view a, std::string_view b) {
+    return a.empty() ? std::string(b) : std::string(a) + "." + std::string(b);
+}
+
+// Every mapping is checked against the keys it may hold, so a typo is an error, not a silent default.
+void expect_keys(const YAML::Node& n, std::string_view path,
+                 std::initializer_list<std::string_view> allowed) {
+    if (!n.IsMap()) fail(path.empty() ? "(top level)" : path, "expected a mapping");
+    for (const auto& kv : n) {
+        const auto key = kv.first.as<std::string>();
+        if (std::find(allowed.begin(), allowed.end(), key) == allowed.end()) {
+            fail(join(path, key), "unknown key");
+        }
+    }
+}
+
+std::string scalar(const YAML::Node& n, std::string_view key) {
+    if (!n.IsScalar()) fail(key, "expected a string");
+    return n.Scalar();
+}
+
+template <typename Int>
+Int integer(const YAML::Node& n, std::string_view key, Int lo, Int hi) {
+    const std::string s = scalar(n, key);
+    long long v = 0;
+    const auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
+    if (ec != std::errc{} || p != s.data() + s.size()) fail(key, "expected an integer, got '" + s + "'");
+    if (v < static_cast<long long>(lo) || v > static_cast<long long>(hi)) {
+        fail(key, "must be between " + std::to_string(lo) + " and " + std::to_string(hi) + ", got " + s);
+    }
+    return static_cast<Int>(v);
+}
+
+bool boolean(const YAML::Node& n, std::string_view key) {
+    const std::string s = scalar(n, key);
+    if (s == "true") return true;
+    if (s == "false") return false;
+    fail(key, "expected true or false, got '" + s + "'");
+}
+
+milliseconds millis(const YAML::Node& n, std::string_view key, long long lo, long long hi) {
+    return milliseconds(integer<long long>(n, key, lo, hi));
+}
+
+void parse_listen(std::string_view v, std::string_view key, Settings& s) {
+    const auto colon = v.rfind(':');
+    if (colon == std::string_view::npos || colon == 0) fail(key, "expected HOST:PORT, got '" + std::string(v) + "'");
+    std::string host(v.substr(0, colon));
+    if (host.size() > 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
+    s.listen_address = host;
+    s.listen_port = integer<std::uint16_t>(YAML::Node(std::string(v.substr(colon + 1))), key, 0, 65535);
+}
+
+bool valid_stage(std::string_view st) {
+    if (st.empty() || st.size() > 128) return false;
+    return std::all_of(st.begin(), st.end(), [](char c) {
+        return std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_';
+    });
+}
+
+IntegrationSettings parse_integration(const YAML::Node& n, const std::string& path) {
+    expect_keys(n, path, {"type", "url", "timeout_ms", "max_connections", "max_queued"});
+    IntegrationSettings it;
+    const std::string type = n["type"] ? scalar(n["type"], join(path, "type")) : "http";
+    if (type == "http") {
+        it.type = IntegrationSettings::Type::http;
+        if (!n["url"]) fail(join(path, "url"), "required for an http integration");
+        it.url = parse_http_url(scalar(n["url"], join(path, "url")), join(path, "url"));
+    } else if (type == "echo") {
+        it.type = IntegrationSettings::Type::echo;
+    } else {
+        fail(join(path, "type"), "expected http or echo, got '" + type + "'");
+    }
+    // AWS allows 50 ms to 29 s; longer is allowed here because self-hosted backends may need it.
+    if (n["timeout_ms"]) it.timeout = millis(n["timeout_ms"], join(path, "timeout_ms"), 50, 3'600'000);
+    if (n["max_connections"]) it.max_connections = integer<std::size_t>(n["max_connections"], join(path, "max_connections"), 1, 100'000);
+    if (n["max_queued"]) it.max_queued = integer<std::size_t>(n["max_queued"], join(path, "max_queued"), 0, 10'000'000);
+    return it;
+}
+
+void parse_management(const YAML::Node& n, ManagementSettings& m) {
+    expect_keys(n, "management", {"auth", "region", "credentials"});
+    if (n["auth"]) {
+        const std::string a = scalar(n["auth"], "management.auth");
+        if (a == "sigv4") m.auth = ManagementSettings::Auth::sigv4;
+        else if (a == "none") m.auth = ManagementSettings::Auth::none;
+        else fail("management.auth", "expected sigv4 or none, got '" + a + "'");
+    }
+    if (n["region"]) m.region = scalar(n["region"], "management.region");
+    if (n["credentials"]) {
+        const auto& list = n["credentials"];
+        if (!list.IsSequence()) fail("management.credentials", "expected a list");
+        for (std::size_t i = 0; i < list.size(); ++i) {
+            const std::string p = "management.credentials[" + std::to_string(i) + "]";
+            expect_keys(list[i], p, {"access_key_id", "secret_access_key", "session_token"});
+            Credential c;
+            if (!list[i]["access_key_id"] || !list[i]["secret_access_key"]) {
+                fail(p, "needs access_key_id and secret_access_key");
+            }
+            c.access_key_id = scalar(list[i]["access_key_id"], join(p, "access_key_id"));
+            c.secret_access_key = scalar(list[i]["secret_access_key"], join(p, "secret_access_key"));
+            if (list[i]["session_token"]) c.session_token = scalar(list[i]["session_token"], join(p, "session_token"));
+            m.credentials.push_back(std::move(c));
+        }
+    }
+}
+
+void parse_connection(const YAML::Node& n, ConnectionSettings& c) {
+    expect_keys(n, "connection", {"send_queue_max_bytes", "max_inflight_messages", "max_message_bytes",
+                                  "outbound_frame_bytes", "handshake_timeout_ms"});
+    if (n["send_queue_max_bytes"]) c.send_queue_max_bytes = integer<std::size_t>(n["send_queue_max_bytes"], "connection.send_queue_max_bytes", 1024, std::size_t{1} << 32);
+    if (n["max_inflight_messages"]) c.max_inflight_messages = integer<std::size_t>(n["max_inflight_messages"], "connection.max_inflight_messages", 1, 10'000);
+    if (n["max_message_bytes"]) c.max_message_bytes = integer<std::size_t>(n["max_message_bytes"], "connection.max_message_bytes", 1, std::size_t{64} << 20);
+    if (n["outbound_frame_bytes"]) c.outbound_frame_bytes = integer<std::size_t>(n["outbound_frame_bytes"], "connection.outbound_frame_bytes", 125, std::size_t{16} << 20);
+    if (n["handshake_timeout_ms"]) c.handshake_timeout = millis(n["handshake_timeout_ms"], "connection.handshake_timeout_ms", 100, 600'000);
+}
+
+void add_builtin_integrations(Settings& s) {
+    IntegrationSettings echo;
+    echo.type = IntegrationSettings::Type::echo;
+    s.integrations.emplace("echo", echo);
+}
+
+}  // namespace
+
+HttpUrl parse_http_url(std::string_view url, std::string_view key) {
+    constexpr std::string_view kHttp = "http://";
+    if (url.substr(0, kHttp.size()) != kHttp) {
+        fail(key, "expected an http:// URL, got '" + std::string(url) + "'");
+    }
+    HttpUrl u;
+    std::string_view rest = url.substr(kHttp.size());
+    const auto slash = rest.find_first_of("/?");
+    std::string_view authority = rest.substr(0, slash);
+    u.target = slash == std::string_view::npos ? "/" : std::string(rest.substr(slash));
+    if (!u.target.empty() && u.target.front() == '?') u.target = "/" + u.target;
+    if (authority.empty() || authority.find('@') != std::string_view::npos) {
+        fail(key, "expected http://HOST[:PORT][/PATH], got '" + std::string(url) + "'");
+    }
+    u.host_header = std::string(authority);
+    std::string_view host = authority;
+    const auto rb = authority.rfind(']');
+    const auto colon = authority.rfind(':');
+    if (colon != std::string_view::npos && (rb == std::string_view::npos || colon > rb)) {
+        host = authority.substr(0, colon);
+        u.port = std::string(authority.substr(colon + 1));
+        (void)integer<std::uint16_t>(YAML::Node(u.port), key, 1, 65535);
+    }
+    if (host.size() > 2 && host.front() == '[') host = host.substr(1, host.size() - 2);
+    if (host.empty()) fail(key, "missing host in '" + std::string(url) + "'");
+    u.host = std::string(host);
+    return u;
+}
+
+Settings parse_yaml(std::string_view yaml, std::string_view source) {
+    YAML::Node root;
+    try {
+        root = YAML::Load(std::string(yaml));
+    } catch (const YAML::Exception& e) {
+        throw ConfigError("config: " + std::string(source) + ": " + e.what());
+    }
+    Settings s;
+    add_builtin_integrations(s);
+    if (root.IsNull()) return s;
+    expect_keys(root, "", {"listen", "threads", "api", "stages", "integrations", "routes", "connection",
+                           "management", "shutdown"});
+    if (root["listen"]) parse_listen(scalar(root["listen"], "listen"), "listen", s);
+    if (root["threads"]) s.threads = integer<unsigned>(root["threads"], "threads", 0, 1024);
+    if (const auto api = root["api"]) {
+        expect_keys(api, "api", {"id", "domain_name", "route_selection_expression"});
+        if (api["id"]) s.api_id = scalar(api["id"], "api.id");
+        if (api["domain_name"]) s.domain_name = scalar(api["domain_name"], "api.domain_name");
+        if (api["route_selection_expression"]) {
+            s.route_selection_expression = scalar(api["route_selection_expression"], "api.route_selection_expression");
+        }
+    }
+    if (const auto st = root["stages"]) {
+        if (!st.IsSequence() || st.size() == 0) fail("stages", "expected a non-empty list of stage names");
+        s.stages.clear();
+        for (std::size_t i = 0; i < st.size(); ++i) {
+            const std::string key = "stages[" + std::to_string(i) + "]";
+            std::string name = scalar(st[i], key);
+            if (!valid_stage(name)) fail(key, "stage names are 1-128 of A-Z a-z 0-9 - _, got '" + name + "'");
+            s.stages.push_back(std::move(name));
+        }
+    }
+    if (const auto ints = root["integrations"]) {
+        if (!ints.IsMap()) fail("integrations", "expected a mapping of name -> integration");
+        for (const auto& kv : ints) {
+            const auto name = kv.first.as<std::string>();
+            if (name == "echo") fail("integrations.echo", "'echo' is the built-in echo integration; pick another name");
+            s.integrations[name] = parse_integration(kv.second, "integrations." + name);
+        }
+    }
+    if (const auto routes = root["routes"]) {
+        if (!routes.IsMap()) fail("routes", "expected a mapping of route key -> route");
+        for (const auto& kv : routes) {
+            const auto key = kv.first.as<std::string>();
+            const std::string path = "routes." + key;
+            if (key.empty()) fail(path, "route keys must not be empty");
+            if (key.front() == '$' && key != "$connect" && key != "$disconnect" && key != "$default") {
+                fail(path, "keys starting with '$' are reserved for $connect, $disconnect and $default");
+            }
+            expect_keys(kv.second, path, {"integration", "route_response"});
+            RouteSettings r;
+            if (!kv.second["integration"]) fail(join(path, "integration"), "required");
+            r.integration = scalar(kv.second["integration"], join(path, "integration"));
+            if (kv.second["route_response"]) r.route_response = boolean(kv.second["route_response"], join(path, "route_response"));
+            s.routes[key] = std::move(r);
+        }
+    }
+    if (root["connection"]) parse_connection(root["connection"], s.connection);
+    if (root["management"]) parse_management(root["management"], s.management);
+    if (const auto sd = root["shutdown"]) {
+        expect_keys(sd, "shutdown", {"drain_timeout_ms"});
+        if (sd["drain_timeout_ms"]) s.drain_timeout = millis(sd["drain_timeout_ms"], "shutdown.drain_timeout_ms", 0, 600'000);
+    }
+    return s;
+}
+
+std::optional<std::string> process_env(const char* name) {
+    const char* v = std::getenv(name);
+    if (v == nullptr || *v == '\0') return std::nullopt;
+    return std::string(v);
+}
+
+void apply_environment(Settings& s, EnvLookup env) {
+    auto& m = s.management;
+    if (!m.credentials.empty()) return;
+    const auto id = env("AWS_ACCESS_KEY_ID");
+    const auto secret = env("AWS_SECRET_ACCESS_KEY");
+    if (id && secret) {
+        m.credentials.push_back({*id, *secret, env("AWS_SESSION_TOKEN").value_or("")});
+    } else {
+        m.credentials.push_back({std::string(kLocalAccessKeyId), std::string(kLocalSecretAccessKey), ""});
+        m.credentials_from_default = true;
+    }
+}
+
+void validate(const Settings& s) {
+    for (const auto& [key, route] : s.routes) {
+        if (!s.integrations.contains(route.integration)) {
+            fail("routes." + key + ".integration", "no integration named '" + route.integration + "'");
+        }
+    }
+    for (std::size_t i = 0; i < s.stages.size(); ++i) {
+        if (std::count(s.stages.begin(), s.stages.end(), s.stages[i]) > 1) fail("stages", "duplicate stage '" + s.stages[i] + "'");
+    }
+}
+
+CommandLine parse_command_line(const std::vector<std::string>& args) {
+    CommandLine cl;
+    for (std::size_t i = 0; i < args.size(); ++i) {
+        const std::string& a = args[i];
+        auto value = [&]() -> std::string {
+            if (i + 1 >= args.size()) throw ConfigError("wsgate: " + a + " needs a value");
+            return args[++i];
+        };
+        if (a == "--config") cl.config_file = value();
+        else if (a == "--integration") cl.integration_url = value();
+        else if (a == "--listen") cl.listen = value();
+        else if (a == "--threads") cl.threads = integer<unsigned>(YAML::Node(value()), "--threads", 0, 1024);
+        else if (a == "--help" || a == "-h") cl.help = true;
+        else if (a == "--version") cl.version = true;
+        else if (a == "--print-default-config") cl.print_default_config = true;
+        else throw ConfigError("wsgate: unknown option '" + a + "' (see --help)");
+    }
+    return cl;
+}
+
+Settings load(const CommandLine& cl, EnvLookup env) {
+    Settings s;
+    if (cl.config_file) {
+        std::ifstream in(*cl.config_file);
+        if (!in) throw ConfigError("config: cannot read '" + *cl.config_file + "'");
+        std::stringstream buf;
+        buf << in.rdbuf();
+        s = parse_yaml(buf.str(), *cl.config_file);
+    } else {
+        s = parse_yaml(kEmbeddedDefault, "embedded default");
+    }
+    if (cl.listen) parse_listen(*cl.listen, "--listen", s);
+    if (cl.threads) s.threads = *cl.threads;
+    if (cl.integration_url) {
+        // One backend for everything, as a Lambda-proxy function behind every route would be.
+        IntegrationSettings backend;
+        backend.url = parse_http_url(*cl.integration_url, "--integration");
+        s.integrations["backend"] = backend;
+        s.routes.clear();
+        s.routes["$connect"] = {"backend", false};
+        s.routes["$disconnect"] = {"backend", false};
+        s.routes["$default"] = {"backend", true};
+    }
+    apply_environment(s, env);
+    validate(s);
+    return s;
+}
+
+}  // namespace wsgate::config

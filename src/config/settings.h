@@ -1,0 +1,75 @@
+#pragma once
+// The gateway's settings: parsed once at startup (config/load.h), immutable afterwards. Inner
+// layers receive the struct they need, never the YAML tree. Every field's default here is the
+// default documented in docs/configuration.md.
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <map>
+#include <string>
+#include <vector>
+
+namespace wsgate::config {
+
+using std::chrono::milliseconds;
+
+struct HttpUrl {
+    std::string scheme = "http";
+    std::string host;
+    std::string port = "80";
+    std::string target = "/";  // path + query sent on the request line
+    std::string host_header;   // "host:port" (port omitted when 80)
+};
+
+struct IntegrationSettings {
+    enum class Type { http, echo };
+    Type type = Type::http;
+    HttpUrl url;                          // type == http
+    milliseconds timeout{29'000};         // AWS's maximum and default
+    std::size_t max_connections = 64;     // keep-alive pool size (= requests in flight) per backend
+    std::size_t max_queued = 10'000;      // requests waiting for a pool slot; beyond: failure
+};
+
+struct RouteSettings {
+    std::string integration;   // key of Settings::integrations
+    bool route_response = false;  // two-way: send the integration's body back to the client
+};
+
+struct ConnectionSettings {
+    std::size_t send_queue_max_bytes = 1 << 20;   // queued outbound bytes per connection
+    std::size_t max_inflight_messages = 16;       // integration calls in flight per connection
+    std::size_t max_message_bytes = 128 * 1024;   // inbound message limit (close 1009 beyond)
+    std::size_t outbound_frame_bytes = 32 * 1024; // outbound messages are fragmented at this size
+    milliseconds handshake_timeout{10'000};       // to receive the upgrade request headers
+};
+
+struct Credential {
+    std::string access_key_id;
+    std::string secret_access_key;
+    std::string session_token;
+};
+
+struct ManagementSettings {
+    enum class Auth { sigv4, none };
+    Auth auth = Auth::sigv4;
+    std::string region = "us-east-1";
+    std::vector<Credential> credentials;  // filled from the environment or a local pair if empty
+    bool credentials_from_default = false;  // true when the built-in local pair is in use
+};
+
+struct Settings {
+    std::string listen_address = "127.0.0.1";
+    std::uint16_t listen_port = 8080;
+    unsigned threads = 0;  // 0 = one per core
+    std::string api_id = "wsgatelocal";
+    std::string domain_name;  // empty: the Host header the client sent
+    std::string route_selection_expression = "$request.body.action";
+    std::vector<std::string> stages{"dev"};
+    std::map<std::string, IntegrationSettings> integrations;  // always holds the built-in "echo"
+    std::map<std::string, RouteSettings> routes;
+    ConnectionSettings connection;
+    ManagementSettings management;
+    milliseconds drain_timeout{10'000};
+};
+
+}  // namespace wsgate::config

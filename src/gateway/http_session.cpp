@@ -1,0 +1,121 @@
+#include "gateway/http_session.h"
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/core/tcp_stream.hpp>
+#include <boost/beast/http/error.hpp>
+#include <boost/beast/http/parser.hpp>
+#include <boost/beast/http/read.hpp>
+#include <boost/beast/http/write.hpp>
+#include <boost/beast/websocket/rfc6455.hpp>
+#include <boost/json/serialize.hpp>
+#include <boost/json/string.hpp>
+
+#include "common/ids.h"
+#include "gateway/ws_session.h"
+
+namespace wsgate::gateway {
+
+namespace net = boost::asio;
+namespace beast = boost::beast;
+namespace http = beast::http;
+constexpr auto use_tuple = net::as_tuple(net::use_awaitable);
+
+namespace {
+
+constexpr std::size_t kHeaderLimit = 16 * 1024;
+constexpr auto kKeepAliveIdle = std::chrono::seconds(60);
+
+}  // namespace
+
+std::optional<std::string_view> stage_of(std::string_view target) {
+    target = target.substr(0, target.find('?'));
+    if (target.size() < 2 || target.front() != '/') return std::nullopt;
+    target.remove_prefix(1);
+    if (target.back() == '/') target.remove_suffix(1);
+    if (target.empty() || target.find('/') != std::string_view::npos) return std::nullopt;
+    return target;
+}
+
+HttpResponse aws_error(unsigned status, std::string_view error_type, std::string_view message, bool keep_alive) {
+    HttpResponse res{static_cast<http::status>(status), 11};
+    res.set(http::field::server, "wsgate");
+    res.set(http::field::date, http_date(std::chrono::system_clock::now()));
+    res.set(http::field::content_type, "application/json");
+    res.set("x-amzn-RequestId", new_uuid());
+    res.set("x-amzn-ErrorType", error_type);
+    res.body() = R"({"message":)" + boost::json::serialize(boost::json::string(message)) + "}";
+    res.keep_alive(keep_alive);
+    res.prepare_payload();
+    return res;
+}
+
+net::awaitable<void> serve_http(GatewayContext& ctx, net::ip::tcp::socket socket) {
+    boost::system::error_code ec;
+    const auto peer = socket.remote_endpoint(ec);
+    if (ec) co_return;
+    beast::tcp_stream stream(std::move(socket));
+    beast::flat_buffer buffer;
+    auto timeout = ctx.settings.connection.handshake_timeout;
+
+    for (;;) {
+        http::request_parser<http::string_body> parser;
+        parser.header_limit(kHeaderLimit);
+        parser.body_limit(0);  // only the HTTP handler's requests may carry a body; set below
+        stream.expires_after(timeout);
+        std::tie(ec, std::ignore) = co_await http::async_read_header(stream, buffer, parser, use_tuple);
+        if (ec == http::error::header_limit) {
+            auto res = aws_error(431, "RequestHeaderFieldsTooLarge", "Request Header Fields Too Large", false);
+            (void)co_await http::async_write(stream, res, use_tuple);
+            break;
+        }
+        if (ec) break;  // closed, timed out, or not HTTP: nothing useful to answer
+        const auto target = parser.get().target();
+
+        if (ctx.http_handler != nullptr && ctx.http_handler->matches(target)) {
+            parser.body_limit(ctx.http_handler->max_body_bytes());
+            std::tie(ec, std::ignore) = co_await http::async_read(stream, buffer, parser, use_tuple);
+            if (ec == http::error::body_limit) {
+                auto res = ctx.http_handler->body_too_large(parser.get());
+                res.keep_alive(false);
+                (void)co_await http::async_write(stream, res, use_tuple);
+                break;
+            }
+            if (ec) break;
+            stream.expires_never();
+            auto res = co_await ctx.http_handler->handle(parser.get(), peer);
+            res.keep_alive(res.keep_alive() && parser.get().keep_alive());
+            stream.expires_after(timeout);
+            std::tie(ec, std::ignore) = co_await http::async_write(stream, res, use_tuple);
+            if (ec || !res.keep_alive()) break;
+            timeout = kKeepAliveIdle;
+            continue;
+        }
+
+        const auto stage = stage_of(target);
+        const bool known_stage = stage && ctx.is_stage(*stage);
+        if (beast::websocket::is_upgrade(parser.get()) && known_stage) {
+            if (!parser.is_done()) break;  // an upgrade request must not carry a body
+            stream.expires_never();
+            auto session = std::make_shared<WsSession>(ctx, std::move(stream), std::string(*stage), peer);
+            co_await session->run(parser.release());
+            co_return;
+        }
+        // A body on a request we will refuse anyway: answer and close rather than read it.
+        const bool keep_alive = parser.is_done() && parser.get().keep_alive();
+        HttpResponse res;
+        if (known_stage) {
+            res = aws_error(426, "UpgradeRequired", "Upgrade Required", keep_alive);
+            res.set(http::field::upgrade, "websocket");
+        } else {
+            res = aws_error(403, "ForbiddenException", "Forbidden", keep_alive);
+        }
+        std::tie(ec, std::ignore) = co_await http::async_write(stream, res, use_tuple);
+        if (ec || !keep_alive) break;
+        timeout = kKeepAliveIdle;
+    }
+    stream.socket().shutdown(net::ip::tcp::socket::shutdown_send, ec);
+}
+
+}  // namespace wsgate::gateway

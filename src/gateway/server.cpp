@@ -1,0 +1,133 @@
+#include "gateway/server.h"
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/strand.hpp>
+#include <boost/asio/use_awaitable.hpp>
+
+#include <stdexcept>
+#include <thread>
+#include <vector>
+
+#include "common/log.h"
+#include "gateway/http_session.h"
+#include "integration/echo_integration.h"
+#include "integration/http_integration.h"
+
+namespace wsgate::gateway {
+
+namespace net = boost::asio;
+using net::ip::tcp;
+constexpr auto use_tuple = net::as_tuple(net::use_awaitable);
+
+namespace {
+
+unsigned thread_count(unsigned configured) {
+    if (configured != 0) return configured;
+    return std::max(1u, std::thread::hardware_concurrency());
+}
+
+}  // namespace
+
+Server::Server(const config::Settings& settings)
+    : settings_(settings), threads_(thread_count(settings.threads)), ioc_(static_cast<int>(threads_)), acceptor_(ioc_) {
+    for (const auto& [name, is] : settings.integrations) {
+        if (is.type == config::IntegrationSettings::Type::echo) {
+            integrations_[name] = std::make_shared<integration::EchoIntegration>();
+        } else {
+            integrations_[name] = std::make_shared<integration::HttpIntegration>(ioc_, is);
+        }
+    }
+    routing::RouteTable routes;
+    for (const auto& [key, rs] : settings.routes) {
+        routes.add({key, integrations_.at(rs.integration), rs.route_response});
+    }
+    std::string err;
+    auto sel = routing::SelectionExpression::compile(settings.route_selection_expression, &err);
+    if (!sel) throw std::runtime_error("config: api.route_selection_expression: " + err);
+    ctx_ = std::make_unique<GatewayContext>(settings, std::move(*sel), std::move(routes), registry_);
+
+    boost::system::error_code ec;
+    const auto addr = net::ip::make_address(settings.listen_address, ec);
+    if (ec) throw std::runtime_error("listen: bad address '" + settings.listen_address + "'");
+    const tcp::endpoint ep(addr, settings.listen_port);
+    acceptor_.open(ep.protocol());
+    acceptor_.set_option(tcp::acceptor::reuse_address(true));
+    acceptor_.bind(ep, ec);
+    if (ec) throw std::runtime_error("listen: cannot bind " + settings.listen_address + ":" +
+                                     std::to_string(settings.listen_port) + ": " + ec.message());
+    acceptor_.listen(net::socket_base::max_listen_connections);
+}
+
+Server::~Server() = default;
+
+void Server::run() {
+    net::signal_set signals(ioc_, SIGINT, SIGTERM);
+    signals.async_wait([this](const boost::system::error_code& ec, int sig) {
+        if (ec) return;
+        log::info(std::string("received ") + (sig == SIGTERM ? "SIGTERM" : "SIGINT") + ", draining");
+        stop();
+    });
+    net::co_spawn(ioc_, accept_loop(), net::detached);
+
+    std::vector<std::thread> pool;
+    for (unsigned i = 1; i < threads_; ++i) pool.emplace_back([this] { ioc_.run(); });
+    ioc_.run();
+    for (auto& t : pool) t.join();
+}
+
+void Server::stop() {
+    if (stopping_.exchange(true)) return;
+    net::co_spawn(ioc_, drain(), net::detached);
+}
+
+net::awaitable<void> Server::accept_loop() {
+    for (;;) {
+        auto [ec, socket] = co_await acceptor_.async_accept(net::make_strand(ioc_), use_tuple);
+        if (ec == net::error::operation_aborted || !acceptor_.is_open()) co_return;
+        if (ec) {
+            // Out of descriptors or similar: back off briefly rather than spin; existing
+            // connections keep being served meanwhile.
+            log::warn("accept failed: " + ec.message());
+            net::steady_timer t(co_await net::this_coro::executor, std::chrono::milliseconds(50));
+            (void)co_await t.async_wait(use_tuple);
+            continue;
+        }
+        socket.set_option(tcp::no_delay(true), ec);
+        const auto ex = socket.get_executor();
+        net::co_spawn(ex, serve_http(*ctx_, std::move(socket)), net::detached);
+    }
+}
+
+net::awaitable<void> Server::drain() {
+    ctx_->shutting_down = true;
+    boost::system::error_code ec;
+    acceptor_.close(ec);
+    registry_.for_each([](Connection& c) { c.close(1001, "Going away"); });
+
+    // Wait for every session to finish its close handshake and $disconnect, within the bound.
+    net::steady_timer tick(ioc_);
+    const auto deadline = std::chrono::steady_clock::now() + settings_.drain_timeout;
+    bool aborted = false;
+    while (ctx_->live_sessions.load() > 0) {
+        if (!aborted && std::chrono::steady_clock::now() >= deadline - settings_.drain_timeout / 2) {
+            // Half the budget is gone: peers that ignore our close frame lose their socket, which
+            // still ends their session through the normal path ($disconnect with 1001).
+            registry_.for_each([](Connection& c) { c.abort(); });
+            aborted = true;
+        }
+        if (std::chrono::steady_clock::now() >= deadline) {
+            log::warn(std::to_string(ctx_->live_sessions.load()) + " session(s) still open at the drain deadline");
+            break;
+        }
+        tick.expires_after(std::chrono::milliseconds(10));
+        (void)co_await tick.async_wait(use_tuple);
+    }
+    log::info("drained; exiting");
+    ioc_.stop();
+}
+
+}  // namespace wsgate::gateway

@@ -1,0 +1,51 @@
+#pragma once
+// Owns the I/O threads, the listener and the shared context; runs until SIGINT/SIGTERM, then
+// drains: stop accepting, close every connection with 1001, let each $disconnect run, exit.
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+
+#include <map>
+#include <memory>
+
+#include "config/settings.h"
+#include "gateway/connection_registry.h"
+#include "gateway/gateway_context.h"
+
+namespace wsgate::integration {
+class Integration;
+}
+
+namespace wsgate::gateway {
+
+class Server {
+  public:
+    // Builds integrations and routes and binds the listening socket; throws std::runtime_error
+    // (startup only) if the address cannot be bound or the configuration cannot be realised.
+    explicit Server(const config::Settings& settings);
+    ~Server();
+
+    ConnectionRegistry& registry() { return registry_; }
+    GatewayContext& context() { return *ctx_; }
+    boost::asio::ip::tcp::endpoint local_endpoint() const { return acceptor_.local_endpoint(); }
+    void set_http_handler(HttpHandler* h) { ctx_->http_handler = h; }
+
+    // Blocks until shutdown has completed.
+    void run();
+    // Begins the drain; safe from any thread (the signal handler calls it).
+    void stop();
+
+  private:
+    boost::asio::awaitable<void> accept_loop();
+    boost::asio::awaitable<void> drain();
+
+    const config::Settings& settings_;
+    unsigned threads_;
+    boost::asio::io_context ioc_;
+    std::map<std::string, std::shared_ptr<integration::Integration>> integrations_;
+    LocalRegistry registry_;
+    std::unique_ptr<GatewayContext> ctx_;
+    boost::asio::ip::tcp::acceptor acceptor_;
+    std::atomic<bool> stopping_{false};
+};
+
+}  // namespace wsgate::gateway

@@ -1,0 +1,389 @@
+#include "gateway/ws_session.h"
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/beast/core/buffers_to_string.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/http/write.hpp>
+#include <boost/beast/websocket/error.hpp>
+#include <boost/url/parse.hpp>
+
+#include "common/ids.h"
+#include "common/log.h"
+#include "common/utf8.h"
+#include "integration/integration.h"
+
+namespace wsgate::gateway {
+
+namespace net = boost::asio;
+namespace beast = boost::beast;
+namespace http = beast::http;
+namespace websocket = beast::websocket;
+using integration::Failure;
+constexpr auto use_tuple = net::as_tuple(net::use_awaitable);
+
+namespace {
+
+SystemTime now() { return std::chrono::system_clock::now(); }
+
+// Headers AWS leaves out of the CONNECT event (they describe the hop, not the client).
+bool hop_header(std::string_view name) {
+    return beast::iequals(name, "Connection") || beast::iequals(name, "Upgrade") ||
+           beast::iequals(name, "Content-Length");
+}
+
+integration::HeaderList connect_headers(const HttpRequest& req, const std::string& source_ip, unsigned short port) {
+    integration::HeaderList out;
+    std::string forwarded_for;
+    for (const auto& f : req) {
+        if (hop_header(f.name_string())) continue;
+        if (beast::iequals(f.name_string(), "X-Forwarded-For")) {
+            forwarded_for = std::string(f.value());
+            continue;
+        }
+        out.emplace_back(std::string(f.name_string()), std::string(f.value()));
+    }
+    // As API Gateway does, say who connected and on which port, appending to a proxy's list.
+    out.emplace_back("X-Forwarded-For", forwarded_for.empty() ? source_ip : forwarded_for + ", " + source_ip);
+    out.emplace_back("X-Forwarded-Port", std::to_string(port));
+    out.emplace_back("X-Forwarded-Proto", "http");
+    return out;
+}
+
+bool query_params(std::string_view target, integration::HeaderList& out) {
+    const auto q = target.find('?');
+    if (q == std::string_view::npos) return false;
+    auto parsed = boost::urls::parse_origin_form(target);
+    if (!parsed) return true;  // unparsable query: present but empty
+    for (const auto& p : parsed->params()) out.emplace_back(p.key, p.has_value ? p.value : "");
+    return true;
+}
+
+}  // namespace
+
+WsSession::WsSession(GatewayContext& ctx, beast::tcp_stream stream, std::string stage, net::ip::tcp::endpoint peer)
+    : ctx_(ctx), ws_(std::move(stream)), inflight_wake_(ws_.get_executor()) {
+    ctx_.live_sessions.fetch_add(1);
+    context_.api_id = ctx.settings.api_id;
+    context_.stage = std::move(stage);
+    context_.source_ip = peer.address().to_string();
+}
+
+WsSession::~WsSession() = default;
+
+ConnectionInfo WsSession::info() const {
+    return {connected_at_, SystemTime(std::chrono::milliseconds(last_active_ms_.load())), context_.source_ip,
+            context_.user_agent.value_or("")};
+}
+
+void WsSession::touch() { last_active_ms_.store(epoch_millis(now()), std::memory_order_relaxed); }
+
+net::awaitable<void> WsSession::run(HttpRequest req) {
+    // Whatever happens below, the drain counter drops when this coroutine ends.
+    struct LiveGuard {
+        std::atomic<std::size_t>& n;
+        ~LiveGuard() { n.fetch_sub(1); }
+    } guard{ctx_.live_sessions};
+
+    connected_at_ = now();
+    touch();
+    do context_.connection_id = new_aws_id();
+    while (ctx_.registry.find(context_.connection_id));
+    host_header_ = std::string(req[http::field::host]);
+    context_.domain_name = ctx_.settings.domain_name.empty() ? host_header_ : ctx_.settings.domain_name;
+    if (const auto ua = req.find(http::field::user_agent); ua != req.end()) context_.user_agent = std::string(ua->value());
+    context_.connected_at_ms = epoch_millis(connected_at_);
+
+    std::string subprotocol;
+    if (!co_await run_connect_route(req, subprotocol)) co_return;
+
+    if (ctx_.shutting_down) {
+        co_await reject_handshake(503, R"({"message":"Service Unavailable"})");
+        co_await run_disconnect_route({1001, "Going away"});
+        co_return;
+    }
+
+    ws_.set_option(websocket::stream_base::decorator([subprotocol](websocket::response_type& res) {
+        res.set(http::field::server, "wsgate");
+        // Only what $connect chose; a requested subprotocol is never echoed on its own (as AWS).
+        if (!subprotocol.empty()) res.set(http::field::sec_websocket_protocol, subprotocol);
+    }));
+    ws_.read_message_max(ctx_.settings.connection.max_message_bytes);
+    ws_.auto_fragment(false);
+    beast::get_lowest_layer(ws_).expires_never();
+    websocket::stream_base::timeout t{};
+    t.handshake_timeout = ctx_.settings.connection.handshake_timeout;
+    t.idle_timeout = websocket::stream_base::none();
+    t.keep_alive_pings = false;
+    ws_.set_option(t);
+
+    auto [aec] = co_await ws_.async_accept(req, use_tuple);
+    if (aec) {
+        log::debug("handshake failed for " + id() + ": " + aec.message());
+        if (connect_completed_) co_await run_disconnect_route({1006, "Connection closed abnormally"});
+        co_return;
+    }
+    connect_completed_ = true;
+    auto self = shared_from_this();
+    if (!ctx_.registry.add(self)) {  // only if two live connections drew the same 88 random bits
+        co_return;
+    }
+    open_ = true;
+    // A drain that began after the check above has already walked the registry without us.
+    if (ctx_.shutting_down) close(1001, "Going away");
+
+    const CloseStatus status = co_await read_loop();
+
+    open_ = false;
+    ctx_.registry.remove(id());
+    inflight_wake_.cancel();
+    co_await run_disconnect_route(status);
+}
+
+net::awaitable<bool> WsSession::run_connect_route(const HttpRequest& req, std::string& subprotocol) {
+    const routing::Route* route = ctx_.routes.find("$connect");
+    if (route == nullptr) {
+        connect_completed_ = true;
+        co_return true;
+    }
+    integration::Invocation inv;
+    if (route->integration->wants_event()) {
+        integration::HeaderList query;
+        const bool has_query = query_params(req.target(), query);
+        const auto port = beast::get_lowest_layer(ws_).socket().local_endpoint().port();
+        inv.event_json = integration::connect_event(context_, {new_aws_id(), now()},
+                                                    connect_headers(req, context_.source_ip, port), query, has_query);
+    }
+    const integration::Result r = co_await route->integration->invoke(std::move(inv));
+    if (!r.ok()) {
+        log::warn("$connect integration failed for " + id() + ": " + r.detail);
+        // AWS answers 502 when the integration fails; a timeout is a gateway timeout.
+        if (r.failure == Failure::timeout) co_await reject_handshake(504, R"({"message":"Endpoint request timed out"})");
+        else co_await reject_handshake(502, R"({"message":"Internal server error"})");
+        co_return false;
+    }
+    const int status = r.response.status_code;
+    if (status < 200 || status > 299) {
+        co_await reject_handshake(static_cast<unsigned>(status), "");
+        co_return false;
+    }
+    subprotocol = r.response.subprotocol;
+    connect_completed_ = true;
+    co_return true;
+}
+
+net::awaitable<void> WsSession::reject_handshake(unsigned status, std::string_view body) {
+    HttpResponse res{static_cast<http::status>(status), 11};
+    res.set(http::field::server, "wsgate");
+    res.set("x-amzn-RequestId", new_uuid());
+    if (!body.empty()) res.set(http::field::content_type, "application/json");
+    res.body() = std::string(body);
+    res.keep_alive(false);
+    res.prepare_payload();
+    auto& tcp = beast::get_lowest_layer(ws_);
+    tcp.expires_after(std::chrono::seconds(5));
+    (void)co_await http::async_write(tcp, res, use_tuple);
+    beast::error_code ignored;
+    tcp.socket().shutdown(net::ip::tcp::socket::shutdown_both, ignored);
+    tcp.close();
+}
+
+net::awaitable<WsSession::CloseStatus> WsSession::read_loop() {
+    beast::flat_buffer buffer;
+    for (;;) {
+        auto [ec, n] = co_await ws_.async_read(buffer, use_tuple);
+        if (ec) co_return classify(ec);
+        if (closing_) {  // after we sent a close frame, data frames are read and dropped
+            buffer.consume(n);
+            continue;
+        }
+        if (!ws_.got_text()) {
+            buffer.consume(n);
+            // AWS accepts only text frames and closes on binary with 1003.
+            close(1003, "Binary frames are not supported");
+            continue;
+        }
+        touch();
+        std::string body = beast::buffers_to_string(buffer.data());
+        buffer.consume(n);
+        co_await dispatch(std::move(body));
+    }
+}
+
+WsSession::CloseStatus WsSession::classify(const boost::system::error_code& ec) const {
+    if (server_close_) return *server_close_;
+    if (ec == websocket::error::closed) {
+        const auto& r = ws_.reason();
+        if (r.code == websocket::close_code::none) return {1005, "Client-side close frame status not set"};
+        return {static_cast<int>(r.code), std::string(r.reason.c_str())};
+    }
+    if (ec == websocket::error::message_too_big) return {1009, "Message too big"};
+    if (ec == websocket::error::bad_frame_payload) return {1007, "Invalid frame payload data"};
+    if (ec == websocket::condition::protocol_violation) return {1002, "Protocol error"};
+    return {1006, "Connection closed abnormally"};
+}
+
+net::awaitable<void> WsSession::dispatch(std::string body) {
+    std::string request_id = new_aws_id();
+    const auto key = ctx_.selection.evaluate(body);  // nullopt: not JSON -> $default
+    const routing::Route* route = key ? ctx_.routes.select(*key) : ctx_.routes.find("$default");
+    if (route == nullptr) {
+        send_local(integration::error_frame("Forbidden", id(), request_id));
+        co_return;
+    }
+    std::string message_id = new_aws_id();
+    if (!route->integration->wants_event()) {
+        // Built-in integrations answer without I/O; no need for a coroutine of their own.
+        co_await call_route(route, std::move(body), std::move(request_id), std::move(message_id));
+        co_return;
+    }
+    // Backpressure: stop reading while this connection has its quota of calls in flight.
+    while (inflight_ >= ctx_.settings.connection.max_inflight_messages && open_) {
+        inflight_wake_.expires_at(net::steady_timer::time_point::max());
+        (void)co_await inflight_wake_.async_wait(use_tuple);
+    }
+    ++inflight_;
+    net::co_spawn(ws_.get_executor(),
+                  [self = shared_from_this(), route, body = std::move(body), request_id = std::move(request_id),
+                   message_id = std::move(message_id)]() mutable -> net::awaitable<void> {
+                      co_await self->call_route(route, std::move(body), std::move(request_id), std::move(message_id));
+                      --self->inflight_;
+                      self->inflight_wake_.cancel();
+                  },
+                  net::detached);
+}
+
+net::awaitable<void> WsSession::call_route(const routing::Route* route, std::string body, std::string request_id,
+                                           std::string message_id) {
+    integration::Invocation inv;
+    if (route->integration->wants_event()) {
+        inv.event_json = integration::message_event(context_, {request_id, now()}, route->key, message_id, body);
+    } else {
+        inv.message_body = std::move(body);
+    }
+    integration::Result r = co_await route->integration->invoke(std::move(inv));
+    if (!r.ok()) {
+        log::warn("integration for route " + route->key + " failed on " + id() + ": " + r.detail);
+        const char* msg = r.failure == Failure::timeout ? "Endpoint request timed out" : "Internal server error";
+        send_local(integration::error_frame(msg, id(), request_id));
+        co_return;
+    }
+    // One-way routes drop the answer, as AWS does without a route response.
+    if (route->route_response && r.response.body) send_local(std::move(*r.response.body));
+}
+
+void WsSession::send_local(std::string payload) {
+    if (!open_ || closing_) return;
+    const bool text = is_valid_utf8(payload);
+    const auto n = payload.size();
+    if (queued_bytes_.fetch_add(n) + n > ctx_.settings.connection.send_queue_max_bytes) {
+        queued_bytes_.fetch_sub(n);
+        log::debug("send queue full on " + id() + ": route response dropped");
+        return;
+    }
+    enqueue({std::make_shared<const std::string>(std::move(payload)), text, 0, {}});
+}
+
+SendResult WsSession::send(std::shared_ptr<const std::string> payload, bool text) {
+    if (!open_ || closing_) return SendResult::gone;
+    const auto n = payload->size();
+    if (queued_bytes_.fetch_add(n) + n > ctx_.settings.connection.send_queue_max_bytes) {
+        queued_bytes_.fetch_sub(n);
+        return SendResult::queue_full;
+    }
+    net::post(ws_.get_executor(), [self = shared_from_this(), payload = std::move(payload), text]() mutable {
+        self->enqueue({std::move(payload), text, 0, {}});
+    });
+    return SendResult::queued;
+}
+
+bool WsSession::close(int code, std::string reason) {
+    if (closing_.exchange(true)) return false;
+    net::post(ws_.get_executor(), [self = shared_from_this(), code, reason = std::move(reason)]() mutable {
+        self->server_close_ = CloseStatus{code, reason};
+        self->enqueue({nullptr, true, code, std::move(reason)});
+    });
+    return true;
+}
+
+void WsSession::abort() {
+    net::post(ws_.get_executor(), [self = shared_from_this()] {
+        if (!self->server_close_) self->server_close_ = CloseStatus{1001, "Going away"};
+        beast::get_lowest_layer(self->ws_).close();
+    });
+}
+
+void WsSession::enqueue(Outbound m) {
+    if (close_sent_) {  // raced with a close: the message is dropped, its bytes released
+        if (m.payload) queued_bytes_.fetch_sub(m.payload->size());
+        return;
+    }
+    queue_.push_back(std::move(m));
+    if (writing_) return;
+    writing_ = true;
+    net::co_spawn(ws_.get_executor(), [self = shared_from_this()] { return self->write_loop(); }, net::detached);
+}
+
+net::awaitable<void> WsSession::write_loop() {
+    const std::size_t frame = ctx_.settings.connection.outbound_frame_bytes;
+    while (!queue_.empty()) {
+        Outbound m = std::move(queue_.front());
+        queue_.pop_front();
+        boost::system::error_code ec;
+        if (!m.payload) {
+            websocket::close_reason cr(static_cast<websocket::close_code>(m.close_code), m.close_reason);
+            close_sent_ = true;
+            drop_queue();
+            std::tie(ec) = co_await ws_.async_close(cr, use_tuple);
+            break;
+        }
+        const std::string& data = *m.payload;
+        ws_.text(m.text);
+        if (data.size() <= frame) {
+            std::tie(ec, std::ignore) = co_await ws_.async_write(net::buffer(data), use_tuple);
+        } else {
+            // Large messages go out as a fragmented message of frames no larger than `frame`,
+            // as API Gateway splits anything above its 32 KB frame limit.
+            for (std::size_t off = 0; off < data.size() && !ec; off += frame) {
+                const std::size_t len = std::min(frame, data.size() - off);
+                const bool fin = off + len == data.size();
+                std::tie(ec, std::ignore) =
+                    co_await ws_.async_write_some(fin, net::buffer(data.data() + off, len), use_tuple);
+            }
+        }
+        queued_bytes_.fetch_sub(data.size());
+        if (ec) {
+            close_sent_ = true;  // the stream is dead; nothing more can be written
+            drop_queue();
+            break;
+        }
+        touch();
+    }
+    writing_ = false;
+}
+
+void WsSession::drop_queue() {
+    for (const auto& m : queue_) {
+        if (m.payload) queued_bytes_.fetch_sub(m.payload->size());
+    }
+    queue_.clear();
+}
+
+net::awaitable<void> WsSession::run_disconnect_route(const CloseStatus& status) {
+    if (!connect_completed_) co_return;
+    const routing::Route* route = ctx_.routes.find("$disconnect");
+    if (route == nullptr) co_return;
+    integration::Invocation inv;
+    if (route->integration->wants_event()) {
+        inv.event_json = integration::disconnect_event(context_, {new_aws_id(), now()}, host_header_, status.code,
+                                                       status.reason);
+    }
+    const auto r = co_await route->integration->invoke(std::move(inv));
+    // The result is ignored, as on AWS; a failure is only worth a log line.
+    if (!r.ok()) log::warn("$disconnect integration failed for " + id() + ": " + r.detail);
+}
+
+}  // namespace wsgate::gateway

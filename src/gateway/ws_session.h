@@ -1,0 +1,84 @@
+#pragma once
+// One WebSocket connection, from its upgrade request to its $disconnect. The session owns its
+// stream; every handler runs on the stream's strand, so its state needs no locks. Other threads
+// reach it only through the Connection interface, which posts onto that strand.
+#include <boost/asio/steady_timer.hpp>
+#include <boost/beast/core/tcp_stream.hpp>
+#include <boost/beast/websocket/stream.hpp>
+
+#include <atomic>
+#include <deque>
+#include <memory>
+#include <optional>
+
+#include "gateway/connection.h"
+#include "gateway/gateway_context.h"
+#include "integration/events.h"
+
+namespace wsgate::gateway {
+
+class WsSession final : public Connection, public std::enable_shared_from_this<WsSession> {
+  public:
+    WsSession(GatewayContext& ctx, boost::beast::tcp_stream stream, std::string stage,
+              boost::asio::ip::tcp::endpoint peer);
+    ~WsSession() override;
+
+    // Runs $connect, the upgrade, the message loop and $disconnect. Completes when all is done.
+    boost::asio::awaitable<void> run(HttpRequest req);
+
+    // Connection (any thread)
+    const std::string& id() const override { return context_.connection_id; }
+    ConnectionInfo info() const override;
+    SendResult send(std::shared_ptr<const std::string> payload, bool text) override;
+    bool close(int code, std::string reason) override;
+    void abort() override;
+
+  private:
+    struct Outbound {
+        std::shared_ptr<const std::string> payload;  // null: a close frame
+        bool text = true;
+        int close_code = 0;
+        std::string close_reason;
+    };
+    struct CloseStatus {
+        int code;
+        std::string reason;
+    };
+
+    boost::asio::awaitable<bool> run_connect_route(const HttpRequest& req, std::string& subprotocol);
+    boost::asio::awaitable<void> reject_handshake(unsigned status, std::string_view body);
+    boost::asio::awaitable<CloseStatus> read_loop();
+    boost::asio::awaitable<void> dispatch(std::string body);
+    boost::asio::awaitable<void> call_route(const routing::Route* route, std::string body,
+                                            std::string request_id, std::string message_id);
+    boost::asio::awaitable<void> write_loop();
+    boost::asio::awaitable<void> run_disconnect_route(const CloseStatus& status);
+    void enqueue(Outbound m);  // on the strand
+    void drop_queue();         // on the strand
+    void send_local(std::string payload);  // on the strand: a route response or error frame
+    CloseStatus classify(const boost::system::error_code& ec) const;
+    void touch();
+
+    GatewayContext& ctx_;
+    boost::beast::websocket::stream<boost::beast::tcp_stream> ws_;
+    integration::ConnectionContext context_;  // immutable once run() starts the handshake
+    std::string host_header_;
+    SystemTime connected_at_;
+    std::atomic<std::int64_t> last_active_ms_{0};
+
+    // Send queue: bounded in bytes; exactly one write in flight.
+    std::deque<Outbound> queue_;
+    std::atomic<std::size_t> queued_bytes_{0};
+    bool writing_ = false;
+    bool close_sent_ = false;  // strand only: no data frame may follow a close frame
+
+    std::atomic<bool> open_{false};     // registered and accepting sends
+    std::atomic<bool> closing_{false};  // a server close was requested
+    std::optional<CloseStatus> server_close_;  // strand only
+
+    std::size_t inflight_ = 0;  // integration calls in flight (strand only)
+    boost::asio::steady_timer inflight_wake_;
+    bool connect_completed_ = false;  // $disconnect runs only after a successful $connect
+};
+
+}  // namespace wsgate::gateway

@@ -1,0 +1,52 @@
+#pragma once
+// A Lambda-proxy integration over HTTP: each event is POSTed as JSON to the backend's URL and the
+// answer is read as a Lambda-proxy response. Keep-alive connections are pooled; at most
+// `max_connections` requests are in flight, further ones wait (bounded by `max_queued` and by
+// their own deadline).
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/steady_timer.hpp>
+
+#include <deque>
+#include <memory>
+#include <mutex>
+#include <vector>
+
+#include "config/settings.h"
+#include "integration/integration.h"
+
+namespace wsgate::integration {
+
+class HttpIntegration final : public Integration, public std::enable_shared_from_this<HttpIntegration> {
+  public:
+    HttpIntegration(boost::asio::io_context& ioc, config::IntegrationSettings settings);
+    ~HttpIntegration() override;
+
+    bool wants_event() const override { return true; }
+    // The caller's executor must be a strand (or single-threaded): waiting for a pool slot uses a
+    // timer on it that another thread cancels through a post.
+    boost::asio::awaitable<Result> invoke(Invocation inv) override;
+
+  private:
+    struct Connection;
+    struct Waiter;
+    using Clock = std::chrono::steady_clock;
+    struct Slot {
+        Failure failure = Failure::none;
+        std::unique_ptr<Connection> conn;  // null: open a new one
+    };
+
+    boost::asio::awaitable<Slot> acquire(Clock::time_point deadline);
+    void release(std::unique_ptr<Connection> conn);
+    boost::asio::awaitable<Result> exchange(Connection& c, std::shared_ptr<const std::string> body,
+                                            Clock::time_point deadline);
+
+    boost::asio::io_context& ioc_;
+    const config::IntegrationSettings settings_;
+
+    std::mutex mu_;  // guards everything below
+    std::vector<std::unique_ptr<Connection>> idle_;
+    std::size_t in_use_ = 0;  // slots handed out (<= max_connections)
+    std::deque<std::shared_ptr<Waiter>> waiters_;
+};
+
+}  // namespace wsgate::integration
