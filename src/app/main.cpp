@@ -28,6 +28,10 @@ int main(int argc, char** argv) {
             return 0;
         }
         const config::Settings settings = config::load(cl, config::process_env);
+        log::set_level(settings.log_level == "debug" ? log::Level::debug
+                       : settings.log_level == "warn" ? log::Level::warn
+                       : settings.log_level == "error" ? log::Level::error
+                                                       : log::Level::info);
         gateway::Server server(settings);
 #ifdef WSGATE_HAVE_MANAGEMENT
         management::ManagementApi api(settings, server.registry());

@@ -205,7 +205,13 @@ Settings parse_yaml(std::string_view yaml, std::string_view source) {
     add_builtin_integrations(s);
     if (root.IsNull()) return s;
     expect_keys(root, "", {"listen", "threads", "api", "stages", "integrations", "routes", "connection",
-                           "management", "shutdown"});
+                           "management", "shutdown", "log_level"});
+    if (root["log_level"]) {
+        s.log_level = scalar(root["log_level"], "log_level");
+        if (s.log_level != "debug" && s.log_level != "info" && s.log_level != "warn" && s.log_level != "error") {
+            fail("log_level", "expected debug, info, warn or error, got '" + s.log_level + "'");
+        }
+    }
     if (root["listen"]) parse_listen(scalar(root["listen"], "listen"), "listen", s);
     if (root["threads"]) s.threads = integer<unsigned>(root["threads"], "threads", 0, 1024);
     if (const auto api = root["api"]) {

@@ -70,6 +70,7 @@ struct Settings {
     ConnectionSettings connection;
     ManagementSettings management;
     milliseconds drain_timeout{10'000};
+    std::string log_level = "info";  // debug | info | warn | error
 };
 
 }  // namespace wsgate::config

@@ -21,8 +21,9 @@ class HttpHandler {
     // The answer when the body exceeded `max_body_bytes()` (the connection is closed after it).
     virtual HttpResponse body_too_large(const HttpRequest& header_only) const = 0;
     virtual std::size_t max_body_bytes() const = 0;
-    // Never throws; runs on the HTTP session's strand.
-    virtual boost::asio::awaitable<HttpResponse> handle(const HttpRequest& req,
+    // Never throws; runs on the HTTP session's strand. Takes the request by value so that a body
+    // can be moved on (to a connection's send queue) rather than copied.
+    virtual boost::asio::awaitable<HttpResponse> handle(HttpRequest req,
                                                         const boost::asio::ip::tcp::endpoint& peer) = 0;
 };
 

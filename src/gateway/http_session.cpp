@@ -84,8 +84,9 @@ net::awaitable<void> serve_http(GatewayContext& ctx, net::ip::tcp::socket socket
             }
             if (ec) break;
             stream.expires_never();
-            auto res = co_await ctx.http_handler->handle(parser.get(), peer);
-            res.keep_alive(res.keep_alive() && parser.get().keep_alive());
+            const bool client_keep_alive = parser.get().keep_alive();
+            auto res = co_await ctx.http_handler->handle(parser.release(), peer);
+            res.keep_alive(client_keep_alive);
             stream.expires_after(timeout);
             std::tie(ec, std::ignore) = co_await http::async_write(stream, res, use_tuple);
             if (ec || !res.keep_alive()) break;

@@ -132,6 +132,9 @@ net::awaitable<void> WsSession::run(HttpRequest req) {
         co_return;
     }
     open_ = true;
+    if (log::enabled(log::Level::info)) {
+        log::info("connected " + id() + " stage=" + context_.stage + " from=" + context_.source_ip);
+    }
     // A drain that began after the check above has already walked the registry without us.
     if (ctx_.shutting_down) close(1001, "Going away");
 
@@ -140,6 +143,9 @@ net::awaitable<void> WsSession::run(HttpRequest req) {
     open_ = false;
     ctx_.registry.remove(id());
     inflight_wake_.cancel();
+    if (log::enabled(log::Level::info)) {
+        log::info("disconnected " + id() + " code=" + std::to_string(status.code) + " reason=\"" + status.reason + "\"");
+    }
     co_await run_disconnect_route(status);
 }
 

@@ -1,0 +1,88 @@
+#include "management/connections_target.h"
+
+#include <vector>
+
+namespace wsgate::management {
+
+namespace {
+
+int hex_value(char c) {
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+    return -1;
+}
+
+bool iequals_ascii(std::string_view a, std::string_view b) {
+    if (a.size() != b.size()) return false;
+    for (std::size_t i = 0; i < a.size(); ++i) {
+        const char x = (a[i] >= 'A' && a[i] <= 'Z') ? static_cast<char>(a[i] + 32) : a[i];
+        if (x != b[i]) return false;
+    }
+    return true;
+}
+
+}  // namespace
+
+std::optional<std::string> percent_decode(std::string_view s) {
+    std::string out;
+    out.reserve(s.size());
+    for (std::size_t i = 0; i < s.size(); ++i) {
+        if (s[i] != '%') {
+            out += s[i];
+            continue;
+        }
+        if (i + 2 >= s.size()) return std::nullopt;
+        const int hi = hex_value(s[i + 1]);
+        const int lo = hex_value(s[i + 2]);
+        if (hi < 0 || lo < 0) return std::nullopt;
+        out += static_cast<char>(hi * 16 + lo);
+        i += 2;
+    }
+    return out;
+}
+
+bool mentions_connections(std::string_view target) {
+    const auto path = target.substr(0, target.find('?'));
+    if (path.find("/@connections") != std::string_view::npos) return true;
+    // "%40connections", hex digits in either case
+    for (std::size_t at = path.find('%'); at != std::string_view::npos; at = path.find('%', at + 1)) {
+        if (at > 0 && path[at - 1] == '/' && iequals_ascii(path.substr(at, 14), "%40connections")) return true;
+    }
+    return false;
+}
+
+ConnectionsTarget parse_connections_target(std::string_view target) {
+    ConnectionsTarget out;
+    const auto path = target.substr(0, target.find('?'));
+    std::vector<std::string> segs;
+    std::size_t pos = 0;
+    while (pos <= path.size()) {
+        const auto slash = path.find('/', pos);
+        const auto raw = path.substr(pos, slash == std::string_view::npos ? std::string_view::npos : slash - pos);
+        if (!raw.empty()) {
+            auto decoded = percent_decode(raw);
+            if (!decoded) {
+                out.shape = ConnectionsTarget::Shape::bad_encoding;
+                return out;
+            }
+            segs.push_back(std::move(*decoded));
+        }
+        if (slash == std::string_view::npos) break;
+        pos = slash + 1;
+    }
+    if (!segs.empty() && segs[0] == "@connections") {
+        out.shape = ConnectionsTarget::Shape::no_stage;
+        return out;
+    }
+    if (segs.size() == 3 && segs[1] == "@connections") {
+        out.shape = ConnectionsTarget::Shape::connection;
+        out.stage = std::move(segs[0]);
+        out.connection_id = std::move(segs[2]);
+        return out;
+    }
+    if (!segs.empty()) out.stage = segs[0];
+    return out;
+}
+
+}  // namespace wsgate::management

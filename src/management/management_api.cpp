@@ -1,0 +1,126 @@
+#include "management/management_api.h"
+
+#include <boost/beast/http/verb.hpp>
+#include <boost/json/object.hpp>
+#include <boost/json/serialize.hpp>
+
+#include <algorithm>
+#include <vector>
+
+#include "common/ids.h"
+#include "common/time_format.h"
+#include "common/utf8.h"
+#include "gateway/http_session.h"
+#include "management/connections_target.h"
+
+namespace wsgate::management {
+
+namespace http = boost::beast::http;
+using gateway::aws_error;
+using gateway::HttpRequest;
+using gateway::HttpResponse;
+using gateway::SendResult;
+
+namespace {
+
+// Message texts: the model's documentation strings (AWS's own texts are undocumented).
+constexpr std::string_view kGone = "The connection with the provided id no longer exists.";
+constexpr std::string_view kLimit =
+    "The client is sending more than the allowed number of requests per unit of time or the WebSocket "
+    "client side buffer is full.";
+
+std::vector<auth::Credential> to_auth(const std::vector<config::Credential>& in) {
+    std::vector<auth::Credential> out;
+    out.reserve(in.size());
+    for (const auto& c : in) out.push_back({c.access_key_id, c.secret_access_key, c.session_token});
+    return out;
+}
+
+HttpResponse success(http::status status) {
+    HttpResponse res{status, 11};
+    res.set(http::field::server, "wsgate");
+    res.set(http::field::date, http_date(std::chrono::system_clock::now()));
+    res.set("x-amzn-RequestId", new_uuid());
+    return res;
+}
+
+}  // namespace
+
+ManagementApi::ManagementApi(const config::Settings& settings, gateway::ConnectionRegistry& registry)
+    : settings_(settings), registry_(registry), credentials_(to_auth(settings.management.credentials)) {}
+
+bool ManagementApi::matches(std::string_view target) const { return mentions_connections(target); }
+
+HttpResponse ManagementApi::body_too_large(const HttpRequest& header_only) const {
+    std::string msg = "The data has exceeded the maximum size allowed (" + std::to_string(kMaxPostBytes) + " bytes)";
+    if (const auto len = header_only.payload_size()) msg += "; the request carried " + std::to_string(*len) + " bytes";
+    return aws_error(413, "PayloadTooLargeException", msg + ".", false);
+}
+
+boost::asio::awaitable<HttpResponse> ManagementApi::handle(HttpRequest req, const boost::asio::ip::tcp::endpoint&) {
+    co_return respond(req);
+}
+
+HttpResponse ManagementApi::respond(HttpRequest& req) const {
+    const bool keep_alive = req.keep_alive();
+    const auto target = parse_connections_target(req.target());
+    // Like AWS, a wrong path or stage is refused before any signature is looked at.
+    if (target.shape == ConnectionsTarget::Shape::bad_encoding) {
+        return aws_error(400, "BadRequestException", "Invalid percent-encoding in the request path", keep_alive);
+    }
+    if (target.shape != ConnectionsTarget::Shape::connection ||
+        std::find(settings_.stages.begin(), settings_.stages.end(), target.stage) == settings_.stages.end()) {
+        return aws_error(403, "ForbiddenException", "Forbidden", keep_alive);
+    }
+    const auto verb = req.method();
+    if (verb != http::verb::post && verb != http::verb::get && verb != http::verb::delete_) {
+        return aws_error(403, "ForbiddenException", "Forbidden", keep_alive);
+    }
+
+    if (settings_.management.auth == config::ManagementSettings::Auth::sigv4) {
+        std::vector<auth::Header> headers;
+        headers.reserve(16);
+        for (const auto& f : req) headers.push_back({f.name_string(), f.value()});
+        const auth::SigV4Request sreq{req.method_string(), req.target(), headers, req.body()};
+        auth::VerifyOptions opt;
+        opt.region = settings_.management.region;
+        opt.now = std::chrono::system_clock::now();
+        const auto v = auth::verify(sreq, credentials_, opt);
+        if (v.status != auth::VerifyStatus::ok) return aws_error(403, v.error_type(), v.message, keep_alive);
+    }
+
+    const auto conn = registry_.find(target.connection_id);
+    if (!conn) return aws_error(410, "GoneException", kGone, keep_alive);
+
+    HttpResponse res;
+    if (verb == http::verb::post) {
+        const bool text = is_valid_utf8(req.body());
+        switch (conn->send(std::make_shared<const std::string>(std::move(req.body())), text)) {
+            case SendResult::queued: res = success(http::status::ok); break;
+            // Clients retry 429s, so 429 is only ever answered for a message that was not queued.
+            case SendResult::queue_full: return aws_error(429, "LimitExceededException", kLimit, keep_alive);
+            case SendResult::gone: return aws_error(410, "GoneException", kGone, keep_alive);
+        }
+    } else if (verb == http::verb::get) {
+        const auto info = conn->info();
+        boost::json::object identity;
+        identity["sourceIp"] = info.source_ip;
+        identity["userAgent"] = info.user_agent;
+        boost::json::object body;
+        body["connectedAt"] = rfc3339_millis(info.connected_at);
+        body["identity"] = std::move(identity);
+        body["lastActiveAt"] = rfc3339_millis(info.last_active_at);
+        res = success(http::status::ok);
+        res.set(http::field::content_type, "application/json");
+        res.body() = boost::json::serialize(body);
+    } else {
+        // AWS closes with 1000 and reports "Connection Closed Normally" to $disconnect.
+        if (!conn->close(1000, "Connection Closed Normally")) return aws_error(410, "GoneException", kGone, keep_alive);
+        res = success(http::status::no_content);
+    }
+    res.keep_alive(keep_alive);
+    res.prepare_payload();
+    return res;
+}
+
+}  // namespace wsgate::management

@@ -1,0 +1,34 @@
+#pragma once
+// The @connections management API (PostToConnection, GetConnection, DeleteConnection) on the
+// gateway's own port, as on AWS. Every answer has AWS's shape: the status, x-amzn-ErrorType and a
+// JSON {"message"} on errors, x-amzn-RequestId and an accurate Date always (docs/contract.md §1).
+#include "auth/sigv4.h"
+#include "config/settings.h"
+#include "gateway/connection_registry.h"
+#include "gateway/http_handler.h"
+
+namespace wsgate::management {
+
+// PostToConnection's model limit for Data.
+inline constexpr std::size_t kMaxPostBytes = 131072;
+
+class ManagementApi final : public gateway::HttpHandler {
+  public:
+    ManagementApi(const config::Settings& settings, gateway::ConnectionRegistry& registry);
+
+    bool matches(std::string_view target) const override;
+    gateway::HttpResponse body_too_large(const gateway::HttpRequest& header_only) const override;
+    std::size_t max_body_bytes() const override { return kMaxPostBytes; }
+    boost::asio::awaitable<gateway::HttpResponse> handle(gateway::HttpRequest req,
+                                                         const boost::asio::ip::tcp::endpoint& peer) override;
+
+    // The whole decision, synchronous (nothing here waits on I/O); handle() wraps it.
+    gateway::HttpResponse respond(gateway::HttpRequest& req) const;
+
+  private:
+    const config::Settings& settings_;
+    gateway::ConnectionRegistry& registry_;
+    auth::CredentialStore credentials_;
+};
+
+}  // namespace wsgate::management
