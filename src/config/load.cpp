@@ -180,6 +180,7 @@ HttpUrl parse_http_url(std::string_view url, std::string_view key) {
         fail(key, "expected http://HOST[:PORT][/PATH], got '" + std::string(url) + "'");
     }
     u.host_header = std::string(authority);
+    if (u.host_header.size() > 3 && u.host_header.ends_with(":80")) u.host_header.resize(u.host_header.size() - 3);
     std::string_view host = authority;
     const auto rb = authority.rfind(']');
     const auto colon = authority.rfind(':');

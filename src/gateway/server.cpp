@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "common/log.h"
+#include "config/load.h"
 #include "gateway/http_session.h"
 #include "integration/echo_integration.h"
 #include "integration/http_integration.h"
@@ -47,7 +48,7 @@ Server::Server(const config::Settings& settings)
     }
     std::string err;
     auto sel = routing::SelectionExpression::compile(settings.route_selection_expression, &err);
-    if (!sel) throw std::runtime_error("config: api.route_selection_expression: " + err);
+    if (!sel) throw config::ConfigError("config: api.route_selection_expression: " + err);
     ctx_ = std::make_unique<GatewayContext>(settings, std::move(*sel), std::move(routes), registry_);
 
     boost::system::error_code ec;

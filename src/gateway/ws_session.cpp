@@ -53,6 +53,17 @@ integration::HeaderList connect_headers(const HttpRequest& req, const std::strin
     return out;
 }
 
+// RFC 6455 §4.2.1 checks, made before $connect runs so that a malformed upgrade never reaches the
+// backend. Returns the HTTP status to refuse with, or 0.
+unsigned handshake_problem(const HttpRequest& req) {
+    if (req.method() != http::verb::get || req.version() < 11) return 400;
+    const auto key = req[http::field::sec_websocket_key];
+    // A nonce is 16 bytes, base64-encoded: 22 characters and "==".
+    if (key.size() != 24 || key.substr(22) != "==") return 400;
+    if (req[http::field::sec_websocket_version] != "13") return 426;
+    return 0;
+}
+
 bool query_params(std::string_view target, integration::HeaderList& out) {
     const auto q = target.find('?');
     if (q == std::string_view::npos) return false;
@@ -88,6 +99,10 @@ net::awaitable<void> WsSession::run(HttpRequest req) {
         ~LiveGuard() { n.fetch_sub(1); }
     } guard{ctx_.live_sessions};
 
+    if (const unsigned bad = handshake_problem(req)) {
+        co_await reject_handshake(bad, "");
+        co_return;
+    }
     connected_at_ = now();
     touch();
     do context_.connection_id = new_aws_id();
@@ -172,7 +187,11 @@ net::awaitable<bool> WsSession::run_connect_route(const HttpRequest& req, std::s
         co_return false;
     }
     const int status = r.response.status_code;
-    if (status < 200 || status > 299) {
+    if (status < 200) {  // a 1xx cannot end a handshake; treat it as the malformed answer it is
+        co_await reject_handshake(502, R"({"message":"Internal server error"})");
+        co_return false;
+    }
+    if (status > 299) {
         co_await reject_handshake(static_cast<unsigned>(status), "");
         co_return false;
     }
@@ -185,6 +204,7 @@ net::awaitable<void> WsSession::reject_handshake(unsigned status, std::string_vi
     HttpResponse res{static_cast<http::status>(status), 11};
     res.set(http::field::server, "wsgate");
     res.set("x-amzn-RequestId", new_uuid());
+    if (status == 426) res.set(http::field::sec_websocket_version, "13");
     if (!body.empty()) res.set(http::field::content_type, "application/json");
     res.body() = std::string(body);
     res.keep_alive(false);
@@ -247,7 +267,7 @@ net::awaitable<void> WsSession::dispatch(std::string body) {
         co_return;
     }
     // Backpressure: stop reading while this connection has its quota of calls in flight.
-    while (inflight_ >= ctx_.settings.connection.max_inflight_messages && open_) {
+    while (inflight_ >= ctx_.settings.connection.max_inflight_messages && !aborted_) {
         inflight_wake_.expires_at(net::steady_timer::time_point::max());
         (void)co_await inflight_wake_.async_wait(use_tuple);
     }
@@ -318,6 +338,8 @@ bool WsSession::close(int code, std::string reason) {
 void WsSession::abort() {
     net::post(ws_.get_executor(), [self = shared_from_this()] {
         if (!self->server_close_) self->server_close_ = CloseStatus{1001, "Going away"};
+        self->aborted_ = true;
+        self->inflight_wake_.cancel();  // a read loop parked on backpressure must see the abort
         beast::get_lowest_layer(self->ws_).close();
     });
 }

@@ -78,7 +78,8 @@ class WsSession final : public Connection, public std::enable_shared_from_this<W
 
     std::size_t inflight_ = 0;  // integration calls in flight (strand only)
     boost::asio::steady_timer inflight_wake_;
-    bool connect_completed_ = false;  // $disconnect runs only after a successful $connect
+    bool connect_completed_ = false;
+    bool aborted_ = false;  // strand only: abort() dropped the socket  // $disconnect runs only after a successful $connect
 };
 
 }  // namespace wsgate::gateway

@@ -74,19 +74,23 @@ Result parse_proxy_response(unsigned http_status, std::string_view body) {
     const auto& o = v.get_object();
     const auto* sc = o.if_contains("statusCode");
     if (sc == nullptr) return bad("Lambda-proxy response has no statusCode");
-    if (sc->is_int64() || sc->is_uint64()) {
-        const auto code = sc->to_number<long long>();
-        if (code < 100 || code > 599) return bad("statusCode out of range");
-        r.response.status_code = static_cast<int>(code);
+    // Read without conversions that can throw (a uint64 beyond long long, say): invoke() must not.
+    long long code = -1;
+    if (sc->is_int64()) {
+        code = sc->get_int64();
+    } else if (sc->is_uint64()) {
+        code = sc->get_uint64() > 999 ? -1 : static_cast<long long>(sc->get_uint64());
     } else if (sc->is_string()) {
         // Lambda's own runtime accepts "200" too.
-        const std::string s(sc->get_string());
-        if (s.size() != 3 || !std::all_of(s.begin(), s.end(), ::isdigit)) return bad("statusCode is not a number");
-        r.response.status_code = std::stoi(s);
-        if (r.response.status_code < 100) return bad("statusCode out of range");
+        const auto& str = sc->get_string();
+        if (str.size() == 3 && std::all_of(str.begin(), str.end(), [](char c) { return c >= '0' && c <= '9'; })) {
+            code = (str[0] - '0') * 100 + (str[1] - '0') * 10 + (str[2] - '0');
+        }
     } else {
         return bad("statusCode is not a number");
     }
+    if (code < 100 || code > 599) return bad("statusCode missing or out of range (100-599)");
+    r.response.status_code = static_cast<int>(code);
     if (const auto* b = o.if_contains("body"); b && !b->is_null()) {
         std::string text = b->is_string() ? std::string(b->get_string()) : json::serialize(*b);
         const auto* b64 = o.if_contains("isBase64Encoded");

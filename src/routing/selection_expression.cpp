@@ -131,6 +131,13 @@ std::optional<SelectionExpression> SelectionExpression::compile(std::string_view
         out.uses_body_ = true;
         return out;
     }
+    // "$request.header.x", "$context.y", ...: variables this API cannot evaluate. Failing here beats
+    // a typo that silently sends every message to $default.
+    if (expr.size() > 1 && expr[0] == '$' && expr[1] != '{') {
+        *error = "unsupported variable '" + std::string(expr) +
+                 "': WebSocket route selection reads $request.body.<path> (write \\$ for a literal $)";
+        return std::nullopt;
+    }
     // Template form: literals, "${...}" variables, "\$" escapes.
     std::string literal;
     for (std::size_t i = 0; i < expr.size(); ++i) {
