@@ -39,7 +39,8 @@ int main(int argc, char** argv) {
 #endif
         const auto ep = server.local_endpoint();
         // stdout, flushed: tests and scripts read the bound port from the first line.
-        std::cout << app::banner(settings, ep.address().to_string(), ep.port()) << std::flush;
+        const auto host = ep.address().is_v6() ? "[" + ep.address().to_string() + "]" : ep.address().to_string();
+        std::cout << app::banner(settings, host, ep.port()) << std::flush;
         server.run();
         return 0;
     } catch (const config::ConfigError& e) {

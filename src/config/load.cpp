@@ -1,5 +1,7 @@
 #include "config/load.h"
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
@@ -89,6 +91,10 @@ void parse_listen(std::string_view v, std::string_view key, Settings& s) {
     if (colon == std::string_view::npos || colon == 0) fail(key, "expected HOST:PORT, got '" + std::string(v) + "'");
     std::string host(v.substr(0, colon));
     if (host.size() > 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
+    unsigned char addr[sizeof(in6_addr)];
+    if (inet_pton(AF_INET, host.c_str(), addr) != 1 && inet_pton(AF_INET6, host.c_str(), addr) != 1) {
+        fail(key, "expected an IP address (e.g. 127.0.0.1, 0.0.0.0, [::1]), got '" + host + "'");
+    }
     s.listen_address = host;
     s.listen_port = integer<std::uint16_t>(YAML::Node(std::string(v.substr(colon + 1))), key, 0, 65535);
 }
@@ -110,6 +116,9 @@ IntegrationSettings parse_integration(const YAML::Node& n, const std::string& pa
         it.url = parse_http_url(scalar(n["url"], join(path, "url")), join(path, "url"));
     } else if (type == "echo") {
         it.type = IntegrationSettings::Type::echo;
+        for (const char* k : {"url", "timeout_ms", "max_connections", "max_queued"}) {
+            if (n[k]) fail(join(path, k), "not used by an echo integration");
+        }
     } else {
         fail(join(path, "type"), "expected http or echo, got '" + type + "'");
     }
@@ -254,7 +263,13 @@ Settings parse_yaml(std::string_view yaml, std::string_view source) {
             RouteSettings r;
             if (!kv.second["integration"]) fail(join(path, "integration"), "required");
             r.integration = scalar(kv.second["integration"], join(path, "integration"));
-            if (kv.second["route_response"]) r.route_response = boolean(kv.second["route_response"], join(path, "route_response"));
+            if (kv.second["route_response"]) {
+                r.route_response = boolean(kv.second["route_response"], join(path, "route_response"));
+                // AWS has route responses only on message routes; elsewhere it would do nothing.
+                if (r.route_response && (key == "$connect" || key == "$disconnect")) {
+                    fail(join(path, "route_response"), "only message routes can answer the client");
+                }
+            }
             s.routes[key] = std::move(r);
         }
     }

@@ -319,11 +319,30 @@ TEST(FullConfig, ListenForms) {
     Settings s = parse_yaml("listen: \"[::1]:9000\"\n", "l");
     EXPECT_EQ(s.listen_address, "::1");
     EXPECT_EQ(s.listen_port, 9000);
-    s = parse_yaml("listen: localhost:0\n", "l");
-    EXPECT_EQ(s.listen_address, "localhost");
-    EXPECT_EQ(s.listen_port, 0);
     s = parse_yaml("listen: 0.0.0.0:65535\n", "l");
     EXPECT_EQ(s.listen_port, 65535);
+}
+
+// The listener binds an address, not a name: a host name is a config error naming the key, not a
+// failure later at bind time.
+TEST(FullConfig, ListenHostMustBeAnIpAddress) {
+    try {
+        (void)parse_yaml("listen: localhost:0\n", "l");
+        FAIL() << "expected ConfigError";
+    } catch (const ConfigError& e) {
+        EXPECT_NE(std::string(e.what()).find("listen"), std::string::npos) << e.what();
+        EXPECT_NE(std::string(e.what()).find("localhost"), std::string::npos) << e.what();
+    }
+}
+
+TEST(FullConfig, EchoIntegrationRejectsHttpKeys) {
+    EXPECT_THROW((void)parse_yaml("integrations:\n  e2:\n    type: echo\n    url: http://x/\n", "l"), ConfigError);
+}
+
+TEST(FullConfig, RouteResponseOnlyOnMessageRoutes) {
+    EXPECT_THROW((void)parse_yaml("routes:\n  $connect: {integration: echo, route_response: true}\n", "l"),
+                 ConfigError);
+    EXPECT_NO_THROW((void)parse_yaml("routes:\n  $connect: {integration: echo, route_response: false}\n", "l"));
 }
 
 TEST(FullConfig, BoundaryValuesAccepted) {
