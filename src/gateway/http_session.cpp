@@ -62,7 +62,9 @@ net::awaitable<void> serve_http(GatewayContext& ctx, net::ip::tcp::socket socket
     for (;;) {
         http::request_parser<http::string_body> parser;
         parser.header_limit(kHeaderLimit);
-        parser.body_limit(0);  // only the HTTP handler's requests may carry a body; set below
+        // Beast checks Content-Length against the body limit while parsing the header, so the
+        // limit must be in place before the header is read.
+        parser.body_limit(ctx.http_handler != nullptr ? ctx.http_handler->max_body_bytes() : 0);
         stream.expires_after(timeout);
         std::tie(ec, std::ignore) = co_await http::async_read_header(stream, buffer, parser, use_tuple);
         if (ec == http::error::header_limit) {
@@ -70,17 +72,14 @@ net::awaitable<void> serve_http(GatewayContext& ctx, net::ip::tcp::socket socket
             (void)co_await http::async_write(stream, res, use_tuple);
             break;
         }
-        if (ec) break;  // closed, timed out, or not HTTP: nothing useful to answer
-        const auto target = parser.get().target();
-
-        if (ctx.http_handler != nullptr && ctx.http_handler->matches(target)) {
-            parser.body_limit(ctx.http_handler->max_body_bytes());
-            std::tie(ec, std::ignore) = co_await http::async_read(stream, buffer, parser, use_tuple);
+        const bool handled = (!ec || ec == http::error::body_limit) && ctx.http_handler != nullptr &&
+                             ctx.http_handler->matches(parser.get().target());
+        if (handled) {
+            if (!ec) std::tie(ec, std::ignore) = co_await http::async_read(stream, buffer, parser, use_tuple);
             if (ec == http::error::body_limit) {
                 auto res = ctx.http_handler->body_too_large(parser.get());
-                res.keep_alive(false);
                 (void)co_await http::async_write(stream, res, use_tuple);
-                break;
+                break;  // the rest of the body is unread; the connection cannot be reused
             }
             if (ec) break;
             stream.expires_never();
@@ -93,6 +92,8 @@ net::awaitable<void> serve_http(GatewayContext& ctx, net::ip::tcp::socket socket
             timeout = kKeepAliveIdle;
             continue;
         }
+        if (ec) break;  // closed, timed out, not HTTP, or a body we would not read anyway
+        const auto target = parser.get().target();
 
         const auto stage = stage_of(target);
         const bool known_stage = stage && ctx.is_stage(*stage);

@@ -53,7 +53,9 @@ bool ManagementApi::matches(std::string_view target) const { return mentions_con
 
 HttpResponse ManagementApi::body_too_large(const HttpRequest& header_only) const {
     std::string msg = "The data has exceeded the maximum size allowed (" + std::to_string(kMaxPostBytes) + " bytes)";
-    if (const auto len = header_only.payload_size()) msg += "; the request carried " + std::to_string(*len) + " bytes";
+    if (const auto len = header_only[http::field::content_length]; !len.empty()) {
+        msg += "; the request carried " + std::string(len) + " bytes";
+    }
     return aws_error(413, "PayloadTooLargeException", msg + ".", false);
 }
 
