@@ -34,7 +34,7 @@ unsigned thread_count(unsigned configured) {
 }  // namespace
 
 Server::Server(const config::Settings& settings)
-    : settings_(settings), threads_(thread_count(settings.threads)), ioc_(static_cast<int>(threads_)), acceptor_(ioc_) {
+    : settings_(settings), threads_(thread_count(settings.threads)), ioc_(static_cast<int>(threads_)), acceptor_(ioc_), signals_(ioc_, SIGINT, SIGTERM) {
     for (const auto& [name, is] : settings.integrations) {
         if (is.type == config::IntegrationSettings::Type::echo) {
             integrations_[name] = std::make_shared<integration::EchoIntegration>();
@@ -61,17 +61,19 @@ Server::Server(const config::Settings& settings)
     if (ec) throw std::runtime_error("listen: cannot bind " + settings.listen_address + ":" +
                                      std::to_string(settings.listen_port) + ": " + ec.message());
     acceptor_.listen(net::socket_base::max_listen_connections);
+
+    // Installed before main() prints the banner: a SIGTERM that follows the banner at once must
+    // still drain rather than kill the process.
+    signals_.async_wait([this](const boost::system::error_code& sig_ec, int sig) {
+        if (sig_ec) return;
+        log::info(std::string("received ") + (sig == SIGTERM ? "SIGTERM" : "SIGINT") + ", draining");
+        stop();
+    });
 }
 
 Server::~Server() = default;
 
 void Server::run() {
-    net::signal_set signals(ioc_, SIGINT, SIGTERM);
-    signals.async_wait([this](const boost::system::error_code& ec, int sig) {
-        if (ec) return;
-        log::info(std::string("received ") + (sig == SIGTERM ? "SIGTERM" : "SIGINT") + ", draining");
-        stop();
-    });
     net::co_spawn(ioc_, accept_loop(), net::detached);
 
     std::vector<std::thread> pool;

@@ -3,6 +3,7 @@
 // drains: stop accepting, close every connection with 1001, let each $disconnect run, exit.
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/signal_set.hpp>
 
 #include <map>
 #include <memory>
@@ -45,6 +46,7 @@ class Server {
     LocalRegistry registry_;
     std::unique_ptr<GatewayContext> ctx_;
     boost::asio::ip::tcp::acceptor acceptor_;
+    boost::asio::signal_set signals_;
     std::atomic<bool> stopping_{false};
 };
 

@@ -135,18 +135,26 @@ net::awaitable<void> WsSession::run(HttpRequest req) {
     t.keep_alive_pings = false;
     ws_.set_option(t);
 
+    // Register before the 101 goes out: a client that has its 101 may at once ask its backend to
+    // post to it, and that POST must find the connection. Until the handshake is written, sends
+    // are queued but not written (enqueue() checks accepting_).
+    auto self = shared_from_this();
+    if (!ctx_.registry.add(self)) co_return;  // only if two live connections drew the same 88 random bits
+    accepting_ = true;
+    open_ = true;
     auto [aec] = co_await ws_.async_accept(req, use_tuple);
+    accepting_ = false;
     if (aec) {
         log::debug("handshake failed for " + id() + ": " + aec.message());
+        open_ = false;
+        ctx_.registry.remove(id());
+        close_sent_ = true;
+        drop_queue();
         if (connect_completed_) co_await run_disconnect_route({1006, "Connection closed abnormally"});
         co_return;
     }
     connect_completed_ = true;
-    auto self = shared_from_this();
-    if (!ctx_.registry.add(self)) {  // only if two live connections drew the same 88 random bits
-        co_return;
-    }
-    open_ = true;
+    if (!queue_.empty()) start_writer();
     if (log::enabled(log::Level::info)) {
         log::info("connected " + id() + " stage=" + context_.stage + " from=" + context_.source_ip);
     }
@@ -166,10 +174,7 @@ net::awaitable<void> WsSession::run(HttpRequest req) {
 
 net::awaitable<bool> WsSession::run_connect_route(const HttpRequest& req, std::string& subprotocol) {
     const routing::Route* route = ctx_.routes.find("$connect");
-    if (route == nullptr) {
-        connect_completed_ = true;
-        co_return true;
-    }
+    if (route == nullptr) co_return true;  // accepted; "connected" once the handshake is written
     integration::Invocation inv;
     if (route->integration->wants_event()) {
         integration::HeaderList query;
@@ -350,7 +355,10 @@ void WsSession::enqueue(Outbound m) {
         return;
     }
     queue_.push_back(std::move(m));
-    if (writing_) return;
+    if (!writing_ && !accepting_) start_writer();
+}
+
+void WsSession::start_writer() {
     writing_ = true;
     net::co_spawn(ws_.get_executor(), [self = shared_from_this()] { return self->write_loop(); }, net::detached);
 }

@@ -55,6 +55,7 @@ class WsSession final : public Connection, public std::enable_shared_from_this<W
     boost::asio::awaitable<void> run_disconnect_route(const CloseStatus& status);
     void enqueue(Outbound m);  // on the strand
     void drop_queue();         // on the strand
+    void start_writer();       // on the strand
     void send_local(std::string payload);  // on the strand: a route response or error frame
     CloseStatus classify(const boost::system::error_code& ec) const;
     void touch();
@@ -70,7 +71,8 @@ class WsSession final : public Connection, public std::enable_shared_from_this<W
     std::deque<Outbound> queue_;
     std::atomic<std::size_t> queued_bytes_{0};
     bool writing_ = false;
-    bool close_sent_ = false;  // strand only: no data frame may follow a close frame
+    bool close_sent_ = false;
+    bool accepting_ = false;   // strand only: the 101 is being written; queue but do not write  // strand only: no data frame may follow a close frame
 
     std::atomic<bool> open_{false};     // registered and accepting sends
     std::atomic<bool> closing_{false};  // a server close was requested
