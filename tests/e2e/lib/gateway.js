@@ -129,7 +129,10 @@ export async function startGateway(t, { config, args = [], listen = '127.0.0.1:0
       const nl = out.stdout.indexOf('\n');
       if (nl >= 0) done(null, out.stdout.slice(0, nl));
     };
+    let settled = false;
     function done(err, line) {
+      if (settled) return;
+      settled = true;
       clearTimeout(timer);
       proc.stdout.off('data', onData);
       if (err) { proc.kill('SIGKILL'); reject(err); } else resolve(line);
