@@ -41,6 +41,11 @@ struct ConnectionSettings {
     std::size_t max_message_bytes = 128 * 1024;   // inbound message limit (close 1009 beyond)
     std::size_t outbound_frame_bytes = 32 * 1024; // outbound messages are fragmented at this size
     milliseconds handshake_timeout{10'000};       // to receive the upgrade request headers
+    milliseconds idle_timeout{600'000};           // AWS: 10 min without data either way; 0 = off
+    milliseconds max_duration{7'200'000};         // AWS: 2 h per connection; 0 = off
+    milliseconds ping_interval{0};                // server pings to find dead peers; 0 = off (AWS)
+    std::size_t max_connections = 0;              // per node; 0 = no limit
+    bool deliver_binary = false;                  // AWS closes with 1003; true: base64 to $default
 };
 
 struct Credential {

@@ -28,6 +28,8 @@ struct GatewayContext {
     // WebSocket sessions from the upgrade request until their $disconnect has returned; the drain
     // waits for this to reach zero.
     std::atomic<std::size_t> live_sessions{0};
+    // Connections past their handshake and still registered; bounded by connection.max_connections.
+    std::atomic<std::size_t> open_connections{0};
 
     bool is_stage(std::string_view name) const {
         return std::find(settings.stages.begin(), settings.stages.end(), name) != settings.stages.end();

@@ -76,7 +76,7 @@ bool query_params(std::string_view target, integration::HeaderList& out) {
 }  // namespace
 
 WsSession::WsSession(GatewayContext& ctx, beast::tcp_stream stream, std::string stage, net::ip::tcp::endpoint peer)
-    : ctx_(ctx), ws_(std::move(stream)), inflight_wake_(ws_.get_executor()) {
+    : ctx_(ctx), ws_(std::move(stream)), inflight_wake_(ws_.get_executor()), watchdog_(ws_.get_executor()) {
     ctx_.live_sessions.fetch_add(1);
     context_.api_id = ctx.settings.api_id;
     context_.stage = std::move(stage);
@@ -101,6 +101,12 @@ net::awaitable<void> WsSession::run(HttpRequest req) {
 
     if (const unsigned bad = handshake_problem(req)) {
         co_await reject_handshake(bad, "");
+        co_return;
+    }
+    const auto max_conns = ctx_.settings.connection.max_connections;
+    if (max_conns != 0 && ctx_.open_connections.load() >= max_conns) {
+        // Existing connections keep being served; a client may retry later.
+        co_await reject_handshake(429, R"({"message":"Too Many Requests"})");
         co_return;
     }
     connected_at_ = now();
@@ -131,8 +137,12 @@ net::awaitable<void> WsSession::run(HttpRequest req) {
     beast::get_lowest_layer(ws_).expires_never();
     websocket::stream_base::timeout t{};
     t.handshake_timeout = ctx_.settings.connection.handshake_timeout;
-    t.idle_timeout = websocket::stream_base::none();
-    t.keep_alive_pings = false;
+    // Server pings are off by default, as on AWS. When on, Beast pings after half the interval of
+    // silence and gives up on a peer that stays silent for the whole of it.
+    const auto ping = ctx_.settings.connection.ping_interval;
+    t.idle_timeout = ping.count() > 0 ? std::chrono::duration_cast<std::chrono::steady_clock::duration>(ping * 2)
+                                      : websocket::stream_base::none();
+    t.keep_alive_pings = ping.count() > 0;
     ws_.set_option(t);
 
     // Register before the 101 goes out: a client that has its 101 may at once ask its backend to
@@ -140,14 +150,15 @@ net::awaitable<void> WsSession::run(HttpRequest req) {
     // are queued but not written (enqueue() checks accepting_).
     auto self = shared_from_this();
     if (!ctx_.registry.add(self)) co_return;  // only if two live connections drew the same 88 random bits
+    registered_ = true;
+    ctx_.open_connections.fetch_add(1);
     accepting_ = true;
     open_ = true;
     auto [aec] = co_await ws_.async_accept(req, use_tuple);
     accepting_ = false;
     if (aec) {
         log::debug("handshake failed for " + id() + ": " + aec.message());
-        open_ = false;
-        ctx_.registry.remove(id());
+        unregister();
         close_sent_ = true;
         drop_queue();
         if (connect_completed_) co_await run_disconnect_route({1006, "Connection closed abnormally"});
@@ -155,6 +166,7 @@ net::awaitable<void> WsSession::run(HttpRequest req) {
     }
     connect_completed_ = true;
     if (!queue_.empty()) start_writer();
+    arm_watchdog();
     if (log::enabled(log::Level::info)) {
         log::info("connected " + id() + " stage=" + context_.stage + " from=" + context_.source_ip);
     }
@@ -163,8 +175,8 @@ net::awaitable<void> WsSession::run(HttpRequest req) {
 
     const CloseStatus status = co_await read_loop();
 
-    open_ = false;
-    ctx_.registry.remove(id());
+    unregister();
+    watchdog_.cancel();
     inflight_wake_.cancel();
     if (log::enabled(log::Level::info)) {
         log::info("disconnected " + id() + " code=" + std::to_string(status.code) + " reason=\"" + status.reason + "\"");
@@ -231,7 +243,8 @@ net::awaitable<WsSession::CloseStatus> WsSession::read_loop() {
             buffer.consume(n);
             continue;
         }
-        if (!ws_.got_text()) {
+        const bool binary = !ws_.got_text();
+        if (binary && !ctx_.settings.connection.deliver_binary) {
             buffer.consume(n);
             // AWS accepts only text frames and closes on binary with 1003.
             close(1003, "Binary frames are not supported");
@@ -240,7 +253,7 @@ net::awaitable<WsSession::CloseStatus> WsSession::read_loop() {
         touch();
         std::string body = beast::buffers_to_string(buffer.data());
         buffer.consume(n);
-        co_await dispatch(std::move(body));
+        co_await dispatch(std::move(body), binary);
     }
 }
 
@@ -257,9 +270,10 @@ WsSession::CloseStatus WsSession::classify(const boost::system::error_code& ec) 
     return {1006, "Connection closed abnormally"};
 }
 
-net::awaitable<void> WsSession::dispatch(std::string body) {
+net::awaitable<void> WsSession::dispatch(std::string body, bool binary) {
     std::string request_id = new_aws_id();
-    const auto key = ctx_.selection.evaluate(body);  // nullopt: not JSON -> $default
+    // Binary messages (when delivered at all) and non-JSON text go to $default.
+    const auto key = binary ? std::nullopt : ctx_.selection.evaluate(body);
     const routing::Route* route = key ? ctx_.routes.select(*key) : ctx_.routes.find("$default");
     if (route == nullptr) {
         send_local(integration::error_frame("Forbidden", id(), request_id));
@@ -268,7 +282,7 @@ net::awaitable<void> WsSession::dispatch(std::string body) {
     std::string message_id = new_aws_id();
     if (!route->integration->wants_event()) {
         // Built-in integrations answer without I/O; no need for a coroutine of their own.
-        co_await call_route(route, std::move(body), std::move(request_id), std::move(message_id));
+        co_await call_route(route, std::move(body), binary, std::move(request_id), std::move(message_id));
         co_return;
     }
     // Backpressure: stop reading while this connection has its quota of calls in flight.
@@ -278,20 +292,23 @@ net::awaitable<void> WsSession::dispatch(std::string body) {
     }
     ++inflight_;
     net::co_spawn(ws_.get_executor(),
-                  [self = shared_from_this(), route, body = std::move(body), request_id = std::move(request_id),
+                  [self = shared_from_this(), route, body = std::move(body), binary, request_id = std::move(request_id),
                    message_id = std::move(message_id)]() mutable -> net::awaitable<void> {
-                      co_await self->call_route(route, std::move(body), std::move(request_id), std::move(message_id));
+                      co_await self->call_route(route, std::move(body), binary, std::move(request_id),
+                                                std::move(message_id));
                       --self->inflight_;
                       self->inflight_wake_.cancel();
                   },
                   net::detached);
 }
 
-net::awaitable<void> WsSession::call_route(const routing::Route* route, std::string body, std::string request_id,
-                                           std::string message_id) {
+net::awaitable<void> WsSession::call_route(const routing::Route* route, std::string body, bool binary,
+                                           std::string request_id, std::string message_id) {
     integration::Invocation inv;
     if (route->integration->wants_event()) {
-        inv.event_json = integration::message_event(context_, {request_id, now()}, route->key, message_id, body);
+        inv.event_json = binary ? integration::message_event(context_, {request_id, now()}, route->key, message_id,
+                                                             integration::base64_encode(body), true)
+                                : integration::message_event(context_, {request_id, now()}, route->key, message_id, body);
     } else {
         inv.message_body = std::move(body);
     }
@@ -399,6 +416,54 @@ net::awaitable<void> WsSession::write_loop() {
         touch();
     }
     writing_ = false;
+}
+
+void WsSession::unregister() {
+    open_ = false;
+    if (!registered_) return;
+    registered_ = false;
+    ctx_.registry.remove(id());
+    ctx_.open_connections.fetch_sub(1);
+}
+
+// One timer per connection enforces both AWS limits: no data in either direction for
+// idle_timeout, and max_duration since the connection opened. It holds only a weak reference,
+// so an idle connection's timer never keeps a closed session alive.
+void WsSession::arm_watchdog() {
+    const auto& c = ctx_.settings.connection;
+    if (c.idle_timeout.count() == 0 && c.max_duration.count() == 0) return;
+    const auto wall = now();
+    auto next = std::chrono::steady_clock::time_point::max();
+    const auto steady = std::chrono::steady_clock::now();
+    if (c.idle_timeout.count() > 0) {
+        const auto idle_end = SystemTime(std::chrono::milliseconds(last_active_ms_.load())) + c.idle_timeout;
+        next = std::min(next, steady + std::chrono::duration_cast<std::chrono::steady_clock::duration>(idle_end - wall));
+    }
+    if (c.max_duration.count() > 0) {
+        next = std::min(next, steady + std::chrono::duration_cast<std::chrono::steady_clock::duration>(
+                                           connected_at_ + c.max_duration - wall));
+    }
+    watchdog_.expires_at(next);
+    watchdog_.async_wait([weak = weak_from_this()](const boost::system::error_code& ec) {
+        if (ec) return;
+        if (auto self = weak.lock()) self->on_watchdog();
+    });
+}
+
+void WsSession::on_watchdog() {
+    if (!open_ || closing_) return;
+    const auto& c = ctx_.settings.connection;
+    const auto t = now();
+    const bool too_old = c.max_duration.count() > 0 && t >= connected_at_ + c.max_duration;
+    const bool idle = c.idle_timeout.count() > 0 &&
+                      t >= SystemTime(std::chrono::milliseconds(last_active_ms_.load())) + c.idle_timeout;
+    // AWS documents neither close code; 1001 "Going away" is what a server leaving says.
+    if (too_old || idle) {
+        log::info(std::string(too_old ? "maximum duration" : "idle timeout") + " reached on " + id());
+        close(1001, "Going away");
+        return;
+    }
+    arm_watchdog();  // activity moved the idle deadline: sleep until the new one
 }
 
 void WsSession::drop_queue() {

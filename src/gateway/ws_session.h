@@ -48,9 +48,12 @@ class WsSession final : public Connection, public std::enable_shared_from_this<W
     boost::asio::awaitable<bool> run_connect_route(const HttpRequest& req, std::string& subprotocol);
     boost::asio::awaitable<void> reject_handshake(unsigned status, std::string_view body);
     boost::asio::awaitable<CloseStatus> read_loop();
-    boost::asio::awaitable<void> dispatch(std::string body);
-    boost::asio::awaitable<void> call_route(const routing::Route* route, std::string body,
+    boost::asio::awaitable<void> dispatch(std::string body, bool binary);
+    boost::asio::awaitable<void> call_route(const routing::Route* route, std::string body, bool binary,
                                             std::string request_id, std::string message_id);
+    void arm_watchdog();
+    void on_watchdog();
+    void unregister();
     boost::asio::awaitable<void> write_loop();
     boost::asio::awaitable<void> run_disconnect_route(const CloseStatus& status);
     void enqueue(Outbound m);  // on the strand
@@ -80,6 +83,8 @@ class WsSession final : public Connection, public std::enable_shared_from_this<W
 
     std::size_t inflight_ = 0;  // integration calls in flight (strand only)
     boost::asio::steady_timer inflight_wake_;
+    boost::asio::steady_timer watchdog_;  // idle timeout and maximum duration
+    bool registered_ = false;
     bool connect_completed_ = false;
     bool aborted_ = false;  // strand only: abort() dropped the socket  // $disconnect runs only after a successful $connect
 };

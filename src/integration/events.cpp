@@ -2,6 +2,7 @@
 
 #include <boost/json/object.hpp>
 #include <boost/json/serialize.hpp>
+#include <openssl/evp.h>
 
 namespace wsgate::integration {
 namespace json = boost::json;
@@ -62,13 +63,13 @@ std::string connect_event(const ConnectionContext& c, const EventIds& ids, const
 }
 
 std::string message_event(const ConnectionContext& c, const EventIds& ids, std::string_view route_key,
-                          std::string_view message_id, std::string_view body) {
+                          std::string_view message_id, std::string_view body, bool body_is_base64) {
     json::object e;
     auto rc = request_context(c, ids, route_key, "MESSAGE");
     rc["messageId"] = message_id;
     e["requestContext"] = std::move(rc);
     e["body"] = body;
-    e["isBase64Encoded"] = false;
+    e["isBase64Encoded"] = body_is_base64;
     return json::serialize(e);
 }
 
@@ -84,6 +85,14 @@ std::string disconnect_event(const ConnectionContext& c, const EventIds& ids, st
     e["requestContext"] = std::move(rc);
     e["isBase64Encoded"] = false;
     return json::serialize(e);
+}
+
+std::string base64_encode(std::string_view bytes) {
+    std::string out(4 * ((bytes.size() + 2) / 3) + 1, '\0');
+    const int n = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()),
+                                  reinterpret_cast<const unsigned char*>(bytes.data()), static_cast<int>(bytes.size()));
+    out.resize(static_cast<std::size_t>(n));
+    return out;
 }
 
 std::string error_frame(std::string_view message, std::string_view connection_id, std::string_view request_id) {

@@ -36,8 +36,12 @@ struct EventIds {
 std::string connect_event(const ConnectionContext& c, const EventIds& ids, const HeaderList& headers,
                           const HeaderList& query, bool has_query);
 
+// `body_is_base64`: a binary message, delivered base64-encoded with isBase64Encoded: true.
 std::string message_event(const ConnectionContext& c, const EventIds& ids, std::string_view route_key,
-                          std::string_view message_id, std::string_view body);
+                          std::string_view message_id, std::string_view body, bool body_is_base64 = false);
+
+// Standard base64 (with padding), for binary message bodies.
+std::string base64_encode(std::string_view bytes);
 
 std::string disconnect_event(const ConnectionContext& c, const EventIds& ids, std::string_view host,
                              int status_code, std::string_view reason);
