@@ -158,11 +158,12 @@ void parse_management(const YAML::Node& n, ManagementSettings& m) {
 
 void parse_connection(const YAML::Node& n, ConnectionSettings& c) {
     expect_keys(n, "connection", {"send_queue_max_bytes", "max_inflight_messages", "max_message_bytes",
-                                  "outbound_frame_bytes", "handshake_timeout_ms", "idle_timeout_ms",
+                                  "outbound_frame_bytes", "max_frame_bytes", "handshake_timeout_ms", "idle_timeout_ms",
                                   "max_duration_ms", "ping_interval_ms", "max_connections", "binary_frames"});
     if (n["send_queue_max_bytes"]) c.send_queue_max_bytes = integer<std::size_t>(n["send_queue_max_bytes"], "connection.send_queue_max_bytes", 1024, std::size_t{1} << 32);
     if (n["max_inflight_messages"]) c.max_inflight_messages = integer<std::size_t>(n["max_inflight_messages"], "connection.max_inflight_messages", 1, 10'000);
     if (n["max_message_bytes"]) c.max_message_bytes = integer<std::size_t>(n["max_message_bytes"], "connection.max_message_bytes", 1, std::size_t{64} << 20);
+    if (n["max_frame_bytes"]) c.max_frame_bytes = integer<std::size_t>(n["max_frame_bytes"], "connection.max_frame_bytes", 1, std::size_t{64} << 20);
     if (n["outbound_frame_bytes"]) c.outbound_frame_bytes = integer<std::size_t>(n["outbound_frame_bytes"], "connection.outbound_frame_bytes", 125, std::size_t{16} << 20);
     if (n["handshake_timeout_ms"]) c.handshake_timeout = millis(n["handshake_timeout_ms"], "connection.handshake_timeout_ms", 100, 600'000);
     constexpr long long kDay = 86'400'000;

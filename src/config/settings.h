@@ -39,6 +39,7 @@ struct ConnectionSettings {
     std::size_t send_queue_max_bytes = 1 << 20;   // queued outbound bytes per connection
     std::size_t max_inflight_messages = 16;       // integration calls in flight per connection
     std::size_t max_message_bytes = 128 * 1024;   // inbound message limit (close 1009 beyond)
+    std::size_t max_frame_bytes = 32 * 1024;      // inbound frame limit (close 1009 beyond)
     std::size_t outbound_frame_bytes = 32 * 1024; // outbound messages are fragmented at this size
     milliseconds handshake_timeout{10'000};       // to receive the upgrade request headers
     milliseconds idle_timeout{600'000};           // AWS: 10 min without data either way; 0 = off

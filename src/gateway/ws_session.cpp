@@ -5,6 +5,7 @@
 #include <boost/asio/detached.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/write.hpp>
 #include <boost/beast/core/buffers_to_string.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/http/write.hpp>
@@ -76,7 +77,8 @@ bool query_params(std::string_view target, integration::HeaderList& out) {
 }  // namespace
 
 WsSession::WsSession(GatewayContext& ctx, beast::tcp_stream stream, std::string stage, net::ip::tcp::endpoint peer)
-    : ctx_(ctx), ws_(std::move(stream)), inflight_wake_(ws_.get_executor()), watchdog_(ws_.get_executor()) {
+    : ctx_(ctx), ws_(std::move(stream)), inflight_wake_(ws_.get_executor()), watchdog_(ws_.get_executor()),
+      writer_idle_(ws_.get_executor()) {
     ctx_.live_sessions.fetch_add(1);
     context_.api_id = ctx.settings.api_id;
     context_.stage = std::move(stage);
@@ -133,6 +135,7 @@ net::awaitable<void> WsSession::run(HttpRequest req) {
         if (!subprotocol.empty()) res.set(http::field::sec_websocket_protocol, subprotocol);
     }));
     ws_.read_message_max(ctx_.settings.connection.max_message_bytes);
+    ws_.next_layer().set_limits(ctx_.settings.connection.max_frame_bytes, ctx_.settings.connection.max_message_bytes);
     ws_.auto_fragment(false);
     beast::get_lowest_layer(ws_).expires_never();
     websocket::stream_base::timeout t{};
@@ -174,6 +177,7 @@ net::awaitable<void> WsSession::run(HttpRequest req) {
     if (ctx_.shutting_down) close(1001, "Going away");
 
     const CloseStatus status = co_await read_loop();
+    if (ws_.next_layer().limit_exceeded()) co_await send_close_after_limit();
 
     unregister();
     watchdog_.cancel();
@@ -416,6 +420,33 @@ net::awaitable<void> WsSession::write_loop() {
         touch();
     }
     writing_ = false;
+    writer_idle_.cancel();
+}
+
+// The frame scanner failed the read, so Beast sent no close frame: send AWS's 1009 "Message too
+// big" by hand, once no write is in flight, then drop the connection.
+net::awaitable<void> WsSession::send_close_after_limit() {
+    close_sent_ = true;
+    drop_queue();
+    if (writing_) {
+        writer_idle_.expires_after(std::chrono::seconds(2));  // a write stuck on a dead peer
+        (void)co_await writer_idle_.async_wait(use_tuple);
+    }
+    auto& tcp = beast::get_lowest_layer(ws_);
+    if (!writing_) {
+        static constexpr char kReason[] = "Message too big";
+        std::string frame;
+        frame += static_cast<char>(0x88);  // FIN + close
+        frame += static_cast<char>(2 + sizeof kReason - 1);
+        frame += static_cast<char>(1009 >> 8);
+        frame += static_cast<char>(1009 & 0xff);
+        frame += kReason;
+        tcp.expires_after(std::chrono::seconds(2));
+        (void)co_await net::async_write(tcp, net::buffer(frame), use_tuple);
+    }
+    beast::error_code ignored;
+    tcp.socket().shutdown(net::ip::tcp::socket::shutdown_both, ignored);
+    tcp.close();
 }
 
 void WsSession::unregister() {

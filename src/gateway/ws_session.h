@@ -13,6 +13,7 @@
 
 #include "gateway/connection.h"
 #include "gateway/gateway_context.h"
+#include "gateway/guarded_stream.h"
 #include "integration/events.h"
 
 namespace wsgate::gateway {
@@ -51,6 +52,7 @@ class WsSession final : public Connection, public std::enable_shared_from_this<W
     boost::asio::awaitable<void> dispatch(std::string body, bool binary);
     boost::asio::awaitable<void> call_route(const routing::Route* route, std::string body, bool binary,
                                             std::string request_id, std::string message_id);
+    boost::asio::awaitable<void> send_close_after_limit();
     void arm_watchdog();
     void on_watchdog();
     void unregister();
@@ -64,7 +66,7 @@ class WsSession final : public Connection, public std::enable_shared_from_this<W
     void touch();
 
     GatewayContext& ctx_;
-    boost::beast::websocket::stream<boost::beast::tcp_stream> ws_;
+    boost::beast::websocket::stream<GuardedStream> ws_;
     integration::ConnectionContext context_;  // immutable once run() starts the handshake
     std::string host_header_;
     SystemTime connected_at_;
@@ -84,6 +86,7 @@ class WsSession final : public Connection, public std::enable_shared_from_this<W
     std::size_t inflight_ = 0;  // integration calls in flight (strand only)
     boost::asio::steady_timer inflight_wake_;
     boost::asio::steady_timer watchdog_;  // idle timeout and maximum duration
+    boost::asio::steady_timer writer_idle_;  // cancelled when the write loop stops
     bool registered_ = false;
     bool connect_completed_ = false;
     bool aborted_ = false;  // strand only: abort() dropped the socket  // $disconnect runs only after a successful $connect

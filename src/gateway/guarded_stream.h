@@ -1,0 +1,99 @@
+#pragma once
+// The layer under Beast's websocket::stream: a tcp_stream whose reads pass through a FrameScanner.
+// When a client frame breaks the frame or message limit, the read that would deliver its header
+// fails with websocket::error::message_too_big instead, before Beast buffers any of the payload;
+// the session then sends the 1009 close itself (Beast sends none for a failed read).
+#include <boost/asio/associated_executor.hpp>
+#include <boost/asio/async_result.hpp>
+#include <boost/asio/bind_executor.hpp>
+#include <boost/asio/buffer.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/beast/core/role.hpp>
+#include <boost/beast/core/tcp_stream.hpp>
+#include <boost/beast/websocket/error.hpp>
+#include <boost/beast/websocket/teardown.hpp>
+
+#include <utility>
+
+#include "gateway/frame_scanner.h"
+
+namespace wsgate::gateway {
+
+class GuardedStream {
+  public:
+    using next_layer_type = boost::beast::tcp_stream;
+    using executor_type = next_layer_type::executor_type;
+
+    explicit GuardedStream(next_layer_type&& s) : next_(std::move(s)), scanner_(SIZE_MAX, SIZE_MAX) {}
+
+    void set_limits(std::size_t max_frame, std::size_t max_message) { scanner_ = FrameScanner(max_frame, max_message); }
+    bool limit_exceeded() const { return tripped_; }
+
+    executor_type get_executor() noexcept { return next_.get_executor(); }
+    next_layer_type& next_layer() noexcept { return next_; }
+    const next_layer_type& next_layer() const noexcept { return next_; }
+
+    template <class MutableBufferSequence, class ReadHandler>
+    auto async_read_some(const MutableBufferSequence& buffers, ReadHandler&& handler) {
+        return boost::asio::async_initiate<ReadHandler, void(boost::system::error_code, std::size_t)>(
+            [this](auto h, const MutableBufferSequence& bufs) {
+                auto ex = boost::asio::get_associated_executor(h, get_executor());
+                if (tripped_) {
+                    boost::asio::post(ex, [h = std::move(h)]() mutable {
+                        std::move(h)(boost::beast::websocket::error::message_too_big, 0);
+                    });
+                    return;
+                }
+                next_.async_read_some(
+                    bufs, boost::asio::bind_executor(ex, [this, bufs, h = std::move(h)](
+                                                             boost::system::error_code ec, std::size_t n) mutable {
+                        if (!ec) n = inspect(bufs, n, ec);
+                        std::move(h)(ec, n);
+                    }));
+            },
+            handler, buffers);
+    }
+
+    template <class ConstBufferSequence, class WriteHandler>
+    auto async_write_some(const ConstBufferSequence& buffers, WriteHandler&& handler) {
+        return next_.async_write_some(buffers, std::forward<WriteHandler>(handler));
+    }
+
+    // Beast's closing handshake tears down the layer below through these (found by ADL).
+    friend void teardown(boost::beast::role_type role, GuardedStream& s, boost::system::error_code& ec) {
+        using boost::beast::websocket::teardown;
+        teardown(role, s.next_.socket(), ec);
+    }
+    template <class TeardownHandler>
+    friend void async_teardown(boost::beast::role_type role, GuardedStream& s, TeardownHandler&& handler) {
+        using boost::beast::websocket::async_teardown;
+        async_teardown(role, s.next_, std::forward<TeardownHandler>(handler));
+    }
+
+  private:
+    template <class MutableBufferSequence>
+    std::size_t inspect(const MutableBufferSequence& bufs, std::size_t n, boost::system::error_code& ec) {
+        std::size_t passed = 0;
+        for (auto it = boost::asio::buffer_sequence_begin(bufs); it != boost::asio::buffer_sequence_end(bufs) && n > 0;
+             ++it) {
+            const boost::asio::mutable_buffer b = *it;
+            const std::size_t len = std::min(b.size(), n);
+            const auto v = scanner_.feed(static_cast<const std::uint8_t*>(b.data()), len);
+            passed += v.pass;
+            n -= len;
+            if (v.too_big) {
+                tripped_ = true;
+                // Bytes before the offending header go up now; the next read reports the error.
+                if (passed == 0) ec = boost::beast::websocket::error::message_too_big;
+                return passed;
+            }
+        }
+        return passed;
+    }
+
+    next_layer_type next_;
+    FrameScanner scanner_;
+    bool tripped_ = false;
+};
+
+}  // namespace wsgate::gateway
