@@ -34,13 +34,18 @@ int main(int argc, char** argv) {
                                                        : log::Level::info);
         gateway::Server server(settings);
 #ifdef WSGATE_HAVE_MANAGEMENT
-        management::ManagementApi api(settings, server.registry());
+        management::ManagementApi api(settings, server.registry(), &server.context());
         server.set_http_handler(&api);
 #endif
         const auto ep = server.local_endpoint();
         // stdout, flushed: tests and scripts read the bound port from the first line.
         const auto host = ep.address().is_v6() ? "[" + ep.address().to_string() + "]" : ep.address().to_string();
-        std::cout << app::banner(settings, host, ep.port()) << std::flush;
+        std::string out = app::banner(settings, host, ep.port());
+        if (const auto admin = server.admin_endpoint()) {
+            out += "  Admin:          http://" + admin->address().to_string() + ":" + std::to_string(admin->port()) +
+                   "/metrics (also /healthz, /readyz)\n";
+        }
+        std::cout << out << std::flush;
         server.run();
         return 0;
     } catch (const config::ConfigError& e) {

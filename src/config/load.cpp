@@ -86,7 +86,20 @@ milliseconds millis(const YAML::Node& n, std::string_view key, long long lo, lon
     return milliseconds(integer<long long>(n, key, lo, hi));
 }
 
+struct HostPort {
+    std::string host;
+    std::uint16_t port;
+};
+
+HostPort parse_host_port(std::string_view v, std::string_view key);
+
 void parse_listen(std::string_view v, std::string_view key, Settings& s) {
+    const auto hp = parse_host_port(v, key);
+    s.listen_address = hp.host;
+    s.listen_port = hp.port;
+}
+
+HostPort parse_host_port(std::string_view v, std::string_view key) {
     const auto colon = v.rfind(':');
     if (colon == std::string_view::npos || colon == 0) fail(key, "expected HOST:PORT, got '" + std::string(v) + "'");
     std::string host(v.substr(0, colon));
@@ -95,8 +108,31 @@ void parse_listen(std::string_view v, std::string_view key, Settings& s) {
     if (inet_pton(AF_INET, host.c_str(), addr) != 1 && inet_pton(AF_INET6, host.c_str(), addr) != 1) {
         fail(key, "expected an IP address (e.g. 127.0.0.1, 0.0.0.0, [::1]), got '" + host + "'");
     }
-    s.listen_address = host;
-    s.listen_port = integer<std::uint16_t>(YAML::Node(std::string(v.substr(colon + 1))), key, 0, 65535);
+    return {host, integer<std::uint16_t>(YAML::Node(std::string(v.substr(colon + 1))), key, 0, 65535)};
+}
+
+ThrottleSettings parse_throttle(const YAML::Node& n, const std::string& path) {
+    expect_keys(n, path, {"rate_limit", "burst_limit"});
+    if (!n["rate_limit"] || !n["burst_limit"]) fail(path, "needs rate_limit and burst_limit");
+    ThrottleSettings t;
+    t.enabled = true;
+    t.rate_limit = static_cast<double>(integer<long long>(n["rate_limit"], join(path, "rate_limit"), 0, 1'000'000'000));
+    t.burst_limit = integer<std::uint64_t>(n["burst_limit"], join(path, "burst_limit"), 0, 1'000'000'000);
+    return t;
+}
+
+void parse_throttling(const YAML::Node& n, ThrottlingSettings& t) {
+    expect_keys(n, "throttling", {"messages", "routes", "connections", "management"});
+    if (n["messages"]) t.messages = parse_throttle(n["messages"], "throttling.messages");
+    if (n["connections"]) t.connections = parse_throttle(n["connections"], "throttling.connections");
+    if (n["management"]) t.management = parse_throttle(n["management"], "throttling.management");
+    if (const auto routes = n["routes"]) {
+        if (!routes.IsMap()) fail("throttling.routes", "expected a mapping of route key -> limits");
+        for (const auto& kv : routes) {
+            const auto key = kv.first.as<std::string>();
+            t.routes[key] = parse_throttle(kv.second, "throttling.routes." + key);
+        }
+    }
 }
 
 bool valid_stage(std::string_view st) {
@@ -228,7 +264,22 @@ Settings parse_yaml(std::string_view yaml, std::string_view source) {
     add_builtin_integrations(s);
     if (root.IsNull()) return s;
     expect_keys(root, "", {"listen", "threads", "api", "stages", "integrations", "routes", "connection",
-                           "management", "shutdown", "log_level"});
+                           "management", "shutdown", "log_level", "throttling", "admin", "access_log"});
+    if (root["throttling"]) parse_throttling(root["throttling"], s.throttling);
+    if (const auto admin = root["admin"]) {
+        expect_keys(admin, "admin", {"listen"});
+        if (admin["listen"]) {
+            const auto hp = parse_host_port(scalar(admin["listen"], "admin.listen"), "admin.listen");
+            s.observability.admin_address = hp.host;
+            s.observability.admin_port = hp.port;
+        }
+    }
+    if (const auto al = root["access_log"]) {
+        expect_keys(al, "access_log", {"destination", "format"});
+        if (al["destination"]) s.observability.access_log_destination = scalar(al["destination"], "access_log.destination");
+        if (al["format"]) s.observability.access_log_format = scalar(al["format"], "access_log.format");
+        if (s.observability.access_log_format.empty()) fail("access_log.format", "must not be empty");
+    }
     if (root["log_level"]) {
         s.log_level = scalar(root["log_level"], "log_level");
         if (s.log_level != "debug" && s.log_level != "info" && s.log_level != "warn" && s.log_level != "error") {
@@ -315,6 +366,9 @@ void apply_environment(Settings& s, EnvLookup env) {
 }
 
 void validate(const Settings& s) {
+    for (const auto& [key, t] : s.throttling.routes) {
+        if (!s.routes.contains(key)) fail("throttling.routes." + key, "no route with this key");
+    }
     for (const auto& [key, route] : s.routes) {
         if (!s.integrations.contains(route.integration)) {
             fail("routes." + key + ".integration", "no integration named '" + route.integration + "'");

@@ -63,6 +63,27 @@ struct ManagementSettings {
     bool credentials_from_default = false;  // true when the built-in local pair is in use
 };
 
+// AWS's ThrottlingRateLimit / ThrottlingBurstLimit. Absent = no throttling.
+struct ThrottleSettings {
+    bool enabled = false;
+    double rate_limit = 0;       // tokens per second, steady state
+    std::uint64_t burst_limit = 0;  // bucket capacity
+};
+
+struct ThrottlingSettings {
+    ThrottleSettings messages;                       // per stage, every route without its own limit
+    std::map<std::string, ThrottleSettings> routes;  // per stage and route key
+    ThrottleSettings connections;                    // new connections per second, per node
+    ThrottleSettings management;                     // @connections calls per second, per node
+};
+
+struct ObservabilitySettings {
+    std::string admin_address;  // /metrics, /healthz, /readyz; empty = no admin listener
+    std::uint16_t admin_port = 0;
+    std::string access_log_destination;  // empty = off, "-" = stdout, else a file path
+    std::string access_log_format = "default";  // "default", "clf", or an AWS $context template
+};
+
 struct Settings {
     std::string listen_address = "127.0.0.1";
     std::uint16_t listen_port = 8080;
@@ -77,6 +98,8 @@ struct Settings {
     ManagementSettings management;
     milliseconds drain_timeout{10'000};
     std::string log_level = "info";  // debug | info | warn | error
+    ThrottlingSettings throttling;
+    ObservabilitySettings observability;
 };
 
 }  // namespace wsgate::config

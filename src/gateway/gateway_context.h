@@ -3,7 +3,14 @@
 // flag. Built once by Server before the first connection is accepted.
 #include <algorithm>
 #include <atomic>
+#include <map>
+#include <memory>
 #include <string_view>
+#include <unordered_map>
+
+#include "common/token_bucket.h"
+#include "observability/access_log.h"
+#include "observability/metrics.h"
 
 #include "config/settings.h"
 #include "gateway/connection_registry.h"
@@ -12,6 +19,20 @@
 #include "routing/selection_expression.h"
 
 namespace wsgate::gateway {
+
+// What one stage has of its own: its metric series and its throttles.
+struct StageState {
+    observability::GatewayMetrics* metrics = nullptr;
+    std::unique_ptr<TokenBucket> messages;  // null: not throttled
+    std::unordered_map<std::string, std::unique_ptr<TokenBucket>> routes;
+
+    // The bucket a message on `route_key` draws from, or nullptr (AWS: route settings override the
+    // stage's defaults).
+    TokenBucket* bucket_for(const std::string& route_key) const {
+        if (const auto it = routes.find(route_key); it != routes.end()) return it->second.get();
+        return messages.get();
+    }
+};
 
 struct GatewayContext {
     GatewayContext(const config::Settings& s, routing::SelectionExpression sel, routing::RouteTable rt,
@@ -24,6 +45,14 @@ struct GatewayContext {
     ConnectionRegistry& registry;
     HttpHandler* http_handler = nullptr;  // the management API; set before start
 
+    // Built by Server before the first accept, immutable afterwards (the buckets and metrics
+    // themselves are thread-safe).
+    std::map<std::string, StageState, std::less<>> stages;
+    std::unique_ptr<TokenBucket> connect_bucket;     // null: new connections not throttled
+    std::unique_ptr<TokenBucket> management_bucket;  // null: management calls not throttled
+    observability::NodeMetrics* node_metrics = nullptr;
+    const observability::AccessLogger* access_log = nullptr;  // null: no access log
+
     std::atomic<bool> shutting_down{false};
     // WebSocket sessions from the upgrade request until their $disconnect has returned; the drain
     // waits for this to reach zero.
@@ -31,8 +60,10 @@ struct GatewayContext {
     // Connections past their handshake and still registered; bounded by connection.max_connections.
     std::atomic<std::size_t> open_connections{0};
 
-    bool is_stage(std::string_view name) const {
-        return std::find(settings.stages.begin(), settings.stages.end(), name) != settings.stages.end();
+    bool is_stage(std::string_view name) const { return stages.find(name) != stages.end(); }
+    const StageState* stage(std::string_view name) const {
+        const auto it = stages.find(name);
+        return it == stages.end() ? nullptr : &it->second;
     }
 };
 

@@ -14,6 +14,7 @@
 
 #include "common/log.h"
 #include "config/load.h"
+#include "gateway/admin_listener.h"
 #include "gateway/http_session.h"
 #include "integration/echo_integration.h"
 #include "integration/http_integration.h"
@@ -34,7 +35,8 @@ unsigned thread_count(unsigned configured) {
 }  // namespace
 
 Server::Server(const config::Settings& settings)
-    : settings_(settings), threads_(thread_count(settings.threads)), ioc_(static_cast<int>(threads_)), acceptor_(ioc_), signals_(ioc_, SIGINT, SIGTERM) {
+    : settings_(settings), threads_(thread_count(settings.threads)), ioc_(static_cast<int>(threads_)), acceptor_(ioc_), admin_acceptor_(ioc_),
+      signals_(ioc_, SIGINT, SIGTERM) {
     for (const auto& [name, is] : settings.integrations) {
         if (is.type == config::IntegrationSettings::Type::echo) {
             integrations_[name] = std::make_shared<integration::EchoIntegration>();
@@ -50,6 +52,8 @@ Server::Server(const config::Settings& settings)
     auto sel = routing::SelectionExpression::compile(settings.route_selection_expression, &err);
     if (!sel) throw config::ConfigError("config: api.route_selection_expression: " + err);
     ctx_ = std::make_unique<GatewayContext>(settings, std::move(*sel), std::move(routes), registry_);
+    build_stages();
+    open_access_log();
 
     boost::system::error_code ec;
     const auto addr = net::ip::make_address(settings.listen_address, ec);
@@ -62,6 +66,17 @@ Server::Server(const config::Settings& settings)
                                      std::to_string(settings.listen_port) + ": " + ec.message());
     acceptor_.listen(net::socket_base::max_listen_connections);
 
+    const auto& obs = settings.observability;
+    if (!obs.admin_address.empty()) {
+        const tcp::endpoint admin(net::ip::make_address(obs.admin_address), obs.admin_port);
+        admin_acceptor_.open(admin.protocol());
+        admin_acceptor_.set_option(tcp::acceptor::reuse_address(true));
+        admin_acceptor_.bind(admin, ec);
+        if (ec) throw std::runtime_error("admin.listen: cannot bind " + obs.admin_address + ":" +
+                                         std::to_string(obs.admin_port) + ": " + ec.message());
+        admin_acceptor_.listen();
+    }
+
     // Installed before main() prints the banner: a SIGTERM that follows the banner at once must
     // still drain rather than kill the process.
     signals_.async_wait([this](const boost::system::error_code& sig_ec, int sig) {
@@ -73,8 +88,61 @@ Server::Server(const config::Settings& settings)
 
 Server::~Server() = default;
 
+namespace {
+
+std::unique_ptr<TokenBucket> make_bucket(const config::ThrottleSettings& t) {
+    if (!t.enabled) return nullptr;
+    return std::make_unique<TokenBucket>(t.rate_limit, t.burst_limit);
+}
+
+}  // namespace
+
+void Server::build_stages() {
+    const auto& t = settings_.throttling;
+    for (const auto& name : settings_.stages) {
+        auto metrics = std::make_unique<observability::GatewayMetrics>(metrics_, settings_.api_id, name);
+        // Register every configured route's series now, so that a route with no traffic yet still
+        // shows as zero and the message path never takes the registration lock.
+        for (const auto& [key, route] : settings_.routes) (void)metrics->per_route(key);
+        (void)metrics->per_route(observability::kNoRoute);
+        StageState st;
+        st.metrics = metrics.get();
+        st.messages = make_bucket(t.messages);
+        for (const auto& [key, limits] : t.routes) st.routes[key] = make_bucket(limits);
+        ctx_->stages.emplace(name, std::move(st));
+        stage_metrics_.push_back(std::move(metrics));
+    }
+    ctx_->connect_bucket = make_bucket(t.connections);
+    ctx_->management_bucket = make_bucket(t.management);
+    ctx_->node_metrics = &node_metrics_;
+}
+
+void Server::open_access_log() {
+    const auto& obs = settings_.observability;
+    if (obs.access_log_destination.empty()) return;
+    const std::string_view format = obs.access_log_format == "default" ? observability::kDefaultAccessLogFormat
+                                    : obs.access_log_format == "clf"   ? observability::kCommonLogFormat
+                                                                       : std::string_view(obs.access_log_format);
+    std::string err;
+    auto tmpl = observability::AccessLogTemplate::compile(format, &err);
+    if (!tmpl) throw config::ConfigError("config: access_log.format: " + err);
+    for (const auto& v : tmpl->unrecognized_variables()) {
+        log::warn("access_log.format: unknown variable $context." + v + " (it will print as -)");
+    }
+    auto sink = observability::AccessLogSink::open(obs.access_log_destination, &err);
+    if (!sink) throw config::ConfigError("config: access_log.destination: " + err);
+    access_log_ = std::make_unique<observability::AccessLogger>(std::move(*tmpl), std::move(sink));
+    ctx_->access_log = access_log_.get();
+}
+
+std::optional<tcp::endpoint> Server::admin_endpoint() const {
+    if (!admin_acceptor_.is_open()) return std::nullopt;
+    return admin_acceptor_.local_endpoint();
+}
+
 void Server::run() {
     net::co_spawn(ioc_, accept_loop(), net::detached);
+    if (admin_acceptor_.is_open()) net::co_spawn(ioc_, admin_accept_loop(), net::detached);
 
     std::vector<std::thread> pool;
     for (unsigned i = 1; i < threads_; ++i) pool.emplace_back([this] { ioc_.run(); });
@@ -105,6 +173,16 @@ net::awaitable<void> Server::accept_loop() {
     }
 }
 
+net::awaitable<void> Server::admin_accept_loop() {
+    for (;;) {
+        auto [ec, socket] = co_await admin_acceptor_.async_accept(net::make_strand(ioc_), use_tuple);
+        if (ec == net::error::operation_aborted || !admin_acceptor_.is_open()) co_return;
+        if (ec) continue;
+        const auto ex = socket.get_executor();
+        net::co_spawn(ex, serve_admin(metrics_, *ctx_, std::move(socket)), net::detached);
+    }
+}
+
 net::awaitable<void> Server::drain() {
     ctx_->shutting_down = true;
     boost::system::error_code ec;
@@ -129,6 +207,7 @@ net::awaitable<void> Server::drain() {
         tick.expires_after(std::chrono::milliseconds(10));
         (void)co_await tick.async_wait(use_tuple);
     }
+    admin_acceptor_.close(ec);
     log::info("drained; exiting");
     ioc_.stop();
 }

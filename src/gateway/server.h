@@ -6,11 +6,14 @@
 #include <boost/asio/signal_set.hpp>
 
 #include <map>
+#include <optional>
 #include <memory>
 
 #include "config/settings.h"
 #include "gateway/connection_registry.h"
 #include "gateway/gateway_context.h"
+#include "observability/access_log.h"
+#include "observability/metrics.h"
 
 namespace wsgate::integration {
 class Integration;
@@ -28,6 +31,8 @@ class Server {
     ConnectionRegistry& registry() { return registry_; }
     GatewayContext& context() { return *ctx_; }
     boost::asio::ip::tcp::endpoint local_endpoint() const { return acceptor_.local_endpoint(); }
+    // The admin listener's address, if one is configured.
+    std::optional<boost::asio::ip::tcp::endpoint> admin_endpoint() const;
     void set_http_handler(HttpHandler* h) { ctx_->http_handler = h; }
 
     // Blocks until shutdown has completed.
@@ -37,6 +42,9 @@ class Server {
 
   private:
     boost::asio::awaitable<void> accept_loop();
+    boost::asio::awaitable<void> admin_accept_loop();
+    void build_stages();
+    void open_access_log();
     boost::asio::awaitable<void> drain();
 
     const config::Settings& settings_;
@@ -44,8 +52,13 @@ class Server {
     boost::asio::io_context ioc_;
     std::map<std::string, std::shared_ptr<integration::Integration>> integrations_;
     LocalRegistry registry_;
+    observability::Registry metrics_;
+    observability::NodeMetrics node_metrics_{metrics_};
+    std::vector<std::unique_ptr<observability::GatewayMetrics>> stage_metrics_;
+    std::unique_ptr<observability::AccessLogger> access_log_;
     std::unique_ptr<GatewayContext> ctx_;
     boost::asio::ip::tcp::acceptor acceptor_;
+    boost::asio::ip::tcp::acceptor admin_acceptor_;
     boost::asio::signal_set signals_;
     std::atomic<bool> stopping_{false};
 };

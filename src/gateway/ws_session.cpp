@@ -16,6 +16,7 @@
 #include "common/log.h"
 #include "common/utf8.h"
 #include "integration/integration.h"
+#include "observability/metrics.h"
 
 namespace wsgate::gateway {
 
@@ -105,6 +106,12 @@ net::awaitable<void> WsSession::run(HttpRequest req) {
         co_await reject_handshake(bad, "");
         co_return;
     }
+    stage_ = ctx_.stage(context_.stage);
+    if (ctx_.connect_bucket && !ctx_.connect_bucket->try_acquire(std::chrono::steady_clock::now())) {
+        // The new-connection rate (AWS's 500/s account quota is the model): 429, no $connect.
+        co_await reject_handshake(429, R"({"message":"Too Many Requests"})");
+        co_return;
+    }
     const auto max_conns = ctx_.settings.connection.max_connections;
     if (max_conns != 0 && ctx_.open_connections.load() >= max_conns) {
         // Existing connections keep being served; a client may retry later.
@@ -168,6 +175,9 @@ net::awaitable<void> WsSession::run(HttpRequest req) {
         co_return;
     }
     connect_completed_ = true;
+    stage_->metrics->connections_open.inc();
+    stage_->metrics->connections_total.inc();
+    counted_open_ = true;
     if (!queue_.empty()) start_writer();
     arm_watchdog();
     if (log::enabled(log::Level::info)) {
@@ -192,26 +202,39 @@ net::awaitable<bool> WsSession::run_connect_route(const HttpRequest& req, std::s
     const routing::Route* route = ctx_.routes.find("$connect");
     if (route == nullptr) co_return true;  // accepted; "connected" once the handshake is written
     integration::Invocation inv;
+    const std::string request_id = new_aws_id();
     if (route->integration->wants_event()) {
         integration::HeaderList query;
         const bool has_query = query_params(req.target(), query);
         const auto port = beast::get_lowest_layer(ws_).socket().local_endpoint().port();
-        inv.event_json = integration::connect_event(context_, {new_aws_id(), now()},
+        inv.event_json = integration::connect_event(context_, {request_id, now()},
                                                     connect_headers(req, context_.source_ip, port), query, has_query);
     }
+    stage_->metrics->connect_count.inc();
+    auto& rm = stage_->metrics->per_route("$connect");
+    const auto started = std::chrono::steady_clock::now();
     const integration::Result r = co_await route->integration->invoke(std::move(inv));
+    const auto latency = std::chrono::steady_clock::now() - started;
+    const auto latency_ms = std::chrono::duration_cast<std::chrono::milliseconds>(latency).count();
     if (!r.ok()) {
         log::warn("$connect integration failed for " + id() + ": " + r.detail);
+        rm.execution_error.inc();
         // AWS answers 502 when the integration fails; a timeout is a gateway timeout.
-        if (r.failure == Failure::timeout) co_await reject_handshake(504, R"({"message":"Endpoint request timed out"})");
+        const bool timeout = r.failure == Failure::timeout;
+        log_access({"CONNECT", "$connect", request_id, "", timeout ? 504 : 502, -1, latency_ms, r.detail});
+        if (timeout) co_await reject_handshake(504, R"({"message":"Endpoint request timed out"})");
         else co_await reject_handshake(502, R"({"message":"Internal server error"})");
         co_return false;
     }
+    rm.integration_latency.observe(latency);
     const int status = r.response.status_code;
+    if (status >= 400) rm.integration_error.inc();
     if (status < 200) {  // a 1xx cannot end a handshake; treat it as the malformed answer it is
+        log_access({"CONNECT", "$connect", request_id, "", 502, status, latency_ms, "1xx from $connect"});
         co_await reject_handshake(502, R"({"message":"Internal server error"})");
         co_return false;
     }
+    log_access({"CONNECT", "$connect", request_id, "", status > 299 ? status : 200, status, latency_ms, ""});
     if (status > 299) {
         co_await reject_handshake(static_cast<unsigned>(status), "");
         co_return false;
@@ -280,7 +303,19 @@ net::awaitable<void> WsSession::dispatch(std::string body, bool binary) {
     const auto key = binary ? std::nullopt : ctx_.selection.evaluate(body);
     const routing::Route* route = key ? ctx_.routes.select(*key) : ctx_.routes.find("$default");
     if (route == nullptr) {
+        stage_->metrics->per_route(observability::kNoRoute).client_error.inc();
+        log_access({"MESSAGE", "", request_id, "", 403, -1, -1, "Forbidden"});
         send_local(integration::error_frame("Forbidden", id(), request_id));
+        co_return;
+    }
+    auto& rm = stage_->metrics->per_route(route->key);
+    rm.message_count.inc();
+    if (TokenBucket* bucket = stage_->bucket_for(route->key);
+        bucket != nullptr && !bucket->try_acquire(std::chrono::steady_clock::now())) {
+        // Over the route's (or stage's) rate: AWS-shaped frame, the integration is not called.
+        rm.client_error.inc();
+        log_access({"MESSAGE", route->key, request_id, "", 429, -1, -1, "Too Many Requests"});
+        send_local(integration::error_frame("Too Many Requests", id(), request_id));
         co_return;
     }
     std::string message_id = new_aws_id();
@@ -316,13 +351,24 @@ net::awaitable<void> WsSession::call_route(const routing::Route* route, std::str
     } else {
         inv.message_body = std::move(body);
     }
+    auto& rm = stage_->metrics->per_route(route->key);
+    const bool backend = route->integration->wants_event();
+    const auto started = std::chrono::steady_clock::now();
     integration::Result r = co_await route->integration->invoke(std::move(inv));
+    const auto latency = std::chrono::steady_clock::now() - started;
+    const auto latency_ms = backend ? std::chrono::duration_cast<std::chrono::milliseconds>(latency).count() : -1;
     if (!r.ok()) {
         log::warn("integration for route " + route->key + " failed on " + id() + ": " + r.detail);
-        const char* msg = r.failure == Failure::timeout ? "Endpoint request timed out" : "Internal server error";
-        send_local(integration::error_frame(msg, id(), request_id));
+        rm.execution_error.inc();
+        const bool timeout = r.failure == Failure::timeout;
+        log_access({"MESSAGE", route->key, request_id, message_id, timeout ? 504 : 500, -1, latency_ms, r.detail});
+        send_local(integration::error_frame(timeout ? "Endpoint request timed out" : "Internal server error", id(),
+                                            request_id));
         co_return;
     }
+    if (backend) rm.integration_latency.observe(latency);
+    if (r.response.status_code >= 400) rm.integration_error.inc();
+    log_access({"MESSAGE", route->key, request_id, message_id, 200, r.response.status_code, latency_ms, ""});
     // One-way routes drop the answer, as AWS does without a route response.
     if (route->route_response && r.response.body) send_local(std::move(*r.response.body));
 }
@@ -333,6 +379,7 @@ void WsSession::send_local(std::string payload) {
     const auto n = payload.size();
     if (queued_bytes_.fetch_add(n) + n > ctx_.settings.connection.send_queue_max_bytes) {
         queued_bytes_.fetch_sub(n);
+        stage_->metrics->send_queue_drops.inc();
         log::debug("send queue full on " + id() + ": route response dropped");
         return;
     }
@@ -449,8 +496,35 @@ net::awaitable<void> WsSession::send_close_after_limit() {
     tcp.close();
 }
 
+void WsSession::log_access(const AccessEntry& e) const {
+    if (ctx_.access_log == nullptr) return;
+    observability::AccessLogFields f;
+    f.request_id = e.request_id;
+    f.extended_request_id = e.request_id;
+    f.connection_id = context_.connection_id;
+    f.event_type = e.event_type;
+    f.route_key = e.route_key;
+    f.stage = context_.stage;
+    f.api_id = context_.api_id;
+    f.domain_name = context_.domain_name;
+    f.message_id = e.message_id;
+    f.source_ip = context_.source_ip;
+    if (context_.user_agent) f.user_agent = *context_.user_agent;
+    f.status = e.status;
+    f.request_time = now();
+    f.connected_at_ms = context_.connected_at_ms;
+    f.integration_status = e.integration_status;
+    f.integration_latency_ms = e.integration_latency_ms;
+    f.error_message = e.error;
+    ctx_.access_log->log(f);
+}
+
 void WsSession::unregister() {
     open_ = false;
+    if (counted_open_) {
+        stage_->metrics->connections_open.dec();
+        counted_open_ = false;
+    }
     if (!registered_) return;
     registered_ = false;
     ctx_.registry.remove(id());
@@ -506,16 +580,28 @@ void WsSession::drop_queue() {
 
 net::awaitable<void> WsSession::run_disconnect_route(const CloseStatus& status) {
     if (!connect_completed_) co_return;
+    const std::string request_id = new_aws_id();
     const routing::Route* route = ctx_.routes.find("$disconnect");
-    if (route == nullptr) co_return;
+    if (route == nullptr) {
+        log_access({"DISCONNECT", "$disconnect", request_id, "", status.code, -1, -1, status.reason});
+        co_return;
+    }
     integration::Invocation inv;
     if (route->integration->wants_event()) {
-        inv.event_json = integration::disconnect_event(context_, {new_aws_id(), now()}, host_header_, status.code,
+        inv.event_json = integration::disconnect_event(context_, {request_id, now()}, host_header_, status.code,
                                                        status.reason);
     }
+    const auto started = std::chrono::steady_clock::now();
     const auto r = co_await route->integration->invoke(std::move(inv));
+    const auto latency_ms =
+        std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - started).count();
+    log_access({"DISCONNECT", "$disconnect", request_id, "", status.code,
+                r.ok() ? r.response.status_code : -1, latency_ms, status.reason});
     // The result is ignored, as on AWS; a failure is only worth a log line.
-    if (!r.ok()) log::warn("$disconnect integration failed for " + id() + ": " + r.detail);
+    if (!r.ok()) {
+        stage_->metrics->per_route("$disconnect").execution_error.inc();
+        log::warn("$disconnect integration failed for " + id() + ": " + r.detail);
+    }
 }
 
 }  // namespace wsgate::gateway

@@ -56,6 +56,18 @@ class WsSession final : public Connection, public std::enable_shared_from_this<W
     void arm_watchdog();
     void on_watchdog();
     void unregister();
+    // One access-log line (when an access log is configured).
+    struct AccessEntry {
+        std::string_view event_type;
+        std::string_view route_key;
+        std::string_view request_id;
+        std::string_view message_id;
+        int status = -1;
+        int integration_status = -1;
+        std::int64_t integration_latency_ms = -1;
+        std::string_view error;
+    };
+    void log_access(const AccessEntry& e) const;
     boost::asio::awaitable<void> write_loop();
     boost::asio::awaitable<void> run_disconnect_route(const CloseStatus& status);
     void enqueue(Outbound m);  // on the strand
@@ -88,6 +100,8 @@ class WsSession final : public Connection, public std::enable_shared_from_this<W
     boost::asio::steady_timer watchdog_;  // idle timeout and maximum duration
     boost::asio::steady_timer writer_idle_;  // cancelled when the write loop stops
     bool registered_ = false;
+    bool counted_open_ = false;        // included in the connections_open gauge
+    const StageState* stage_ = nullptr;  // this connection's stage: metrics and throttles
     bool connect_completed_ = false;
     bool aborted_ = false;  // strand only: abort() dropped the socket  // $disconnect runs only after a successful $connect
 };

@@ -46,8 +46,9 @@ HttpResponse success(http::status status) {
 
 }  // namespace
 
-ManagementApi::ManagementApi(const config::Settings& settings, gateway::ConnectionRegistry& registry)
-    : settings_(settings), registry_(registry), credentials_(to_auth(settings.management.credentials)) {}
+ManagementApi::ManagementApi(const config::Settings& settings, gateway::ConnectionRegistry& registry,
+                             const gateway::GatewayContext* ctx)
+    : settings_(settings), registry_(registry), ctx_(ctx), credentials_(to_auth(settings.management.credentials)) {}
 
 bool ManagementApi::matches(std::string_view target) const { return mentions_connections(target); }
 
@@ -64,6 +65,15 @@ boost::asio::awaitable<HttpResponse> ManagementApi::handle(HttpRequest req, cons
 }
 
 HttpResponse ManagementApi::respond(HttpRequest& req) const {
+    const auto method = req.method_string();
+    HttpResponse res = decide(req);
+    if (ctx_ != nullptr && ctx_->node_metrics != nullptr) {
+        ctx_->node_metrics->management_request(method, static_cast<int>(res.result_int())).inc();
+    }
+    return res;
+}
+
+HttpResponse ManagementApi::decide(HttpRequest& req) const {
     const bool keep_alive = req.keep_alive();
     const auto target = parse_connections_target(req.target());
     // Like AWS, a wrong path or stage is refused before any signature is looked at.
@@ -88,7 +98,20 @@ HttpResponse ManagementApi::respond(HttpRequest& req) const {
         opt.region = settings_.management.region;
         opt.now = std::chrono::system_clock::now();
         const auto v = auth::verify(sreq, credentials_, opt);
-        if (v.status != auth::VerifyStatus::ok) return aws_error(403, v.error_type(), v.message, keep_alive);
+        if (v.status != auth::VerifyStatus::ok) {
+            if (ctx_ != nullptr && ctx_->node_metrics != nullptr) {
+                // VerifyStatus lists ok first, then the failures in SigV4Failure's order.
+                ctx_->node_metrics
+                    ->sigv4_failure(static_cast<observability::SigV4Failure>(static_cast<int>(v.status) - 1))
+                    .inc();
+            }
+            return aws_error(403, v.error_type(), v.message, keep_alive);
+        }
+    }
+    // Throttled after authentication, so that unsigned noise cannot use up the signed callers' rate.
+    if (ctx_ != nullptr && ctx_->management_bucket &&
+        !ctx_->management_bucket->try_acquire(std::chrono::steady_clock::now())) {
+        return aws_error(429, "LimitExceededException", "Rate exceeded", keep_alive);
     }
 
     const auto conn = registry_.find(target.connection_id);
@@ -100,7 +123,11 @@ HttpResponse ManagementApi::respond(HttpRequest& req) const {
         switch (conn->send(std::make_shared<const std::string>(std::move(req.body())), text)) {
             case SendResult::queued: res = success(http::status::ok); break;
             // Clients retry 429s, so 429 is only ever answered for a message that was not queued.
-            case SendResult::queue_full: return aws_error(429, "LimitExceededException", kLimit, keep_alive);
+            case SendResult::queue_full:
+                if (ctx_ != nullptr) {
+                    if (const auto* st = ctx_->stage(target.stage)) st->metrics->send_queue_drops.inc();
+                }
+                return aws_error(429, "LimitExceededException", kLimit, keep_alive);
             case SendResult::gone: return aws_error(410, "GoneException", kGone, keep_alive);
         }
     } else if (verb == http::verb::get) {

@@ -5,6 +5,7 @@
 #include "auth/sigv4.h"
 #include "config/settings.h"
 #include "gateway/connection_registry.h"
+#include "gateway/gateway_context.h"
 #include "gateway/http_handler.h"
 
 namespace wsgate::management {
@@ -14,7 +15,9 @@ inline constexpr std::size_t kMaxPostBytes = 131072;
 
 class ManagementApi final : public gateway::HttpHandler {
   public:
-    ManagementApi(const config::Settings& settings, gateway::ConnectionRegistry& registry);
+    // `ctx` supplies the node's metrics and the management throttle (either may be absent).
+    ManagementApi(const config::Settings& settings, gateway::ConnectionRegistry& registry,
+                  const gateway::GatewayContext* ctx = nullptr);
 
     bool matches(std::string_view target) const override;
     gateway::HttpResponse body_too_large(const gateway::HttpRequest& header_only) const override;
@@ -26,8 +29,11 @@ class ManagementApi final : public gateway::HttpHandler {
     gateway::HttpResponse respond(gateway::HttpRequest& req) const;
 
   private:
+    gateway::HttpResponse decide(gateway::HttpRequest& req) const;
+
     const config::Settings& settings_;
     gateway::ConnectionRegistry& registry_;
+    const gateway::GatewayContext* ctx_;
     auth::CredentialStore credentials_;
 };
 
