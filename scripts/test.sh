@@ -7,7 +7,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
 
-step() { printf '\n==> %s\n' "$*"; }
+start=$(date +%s)
+step() { printf '\n==> [%4ds] %s\n' "$(($(date +%s) - start))" "$*"; }
 
 step "dependencies"
 ./scripts/install-deps.sh --test
