@@ -264,7 +264,25 @@ Settings parse_yaml(std::string_view yaml, std::string_view source) {
     add_builtin_integrations(s);
     if (root.IsNull()) return s;
     expect_keys(root, "", {"listen", "threads", "api", "stages", "integrations", "routes", "connection",
-                           "management", "shutdown", "log_level", "throttling", "admin", "access_log"});
+                           "management", "shutdown", "log_level", "throttling", "admin", "access_log",
+                           "authorizer", "api_keys"});
+    if (const auto a = root["authorizer"]) {
+        expect_keys(a, "authorizer", {"integration", "identity_source", "cache_ttl_ms", "account_id"});
+        if (!a["integration"]) fail("authorizer.integration", "required");
+        s.authorizer.integration = scalar(a["integration"], "authorizer.integration");
+        if (a["identity_source"]) s.authorizer.identity_source = scalar(a["identity_source"], "authorizer.identity_source");
+        if (a["cache_ttl_ms"]) s.authorizer.cache_ttl = millis(a["cache_ttl_ms"], "authorizer.cache_ttl_ms", 0, 3'600'000);
+        if (a["account_id"]) s.authorizer.account_id = scalar(a["account_id"], "authorizer.account_id");
+    }
+    if (const auto keys = root["api_keys"]) {
+        if (!keys.IsSequence()) fail("api_keys", "expected a list of key values");
+        for (std::size_t i = 0; i < keys.size(); ++i) {
+            const std::string k = "api_keys[" + std::to_string(i) + "]";
+            std::string v = scalar(keys[i], k);
+            if (v.size() < 20) fail(k, "API keys are at least 20 characters (as on AWS)");
+            s.api_keys.push_back(std::move(v));
+        }
+    }
     if (root["throttling"]) parse_throttling(root["throttling"], s.throttling);
     if (const auto admin = root["admin"]) {
         expect_keys(admin, "admin", {"listen"});
@@ -323,7 +341,7 @@ Settings parse_yaml(std::string_view yaml, std::string_view source) {
             if (key.front() == '$' && key != "$connect" && key != "$disconnect" && key != "$default") {
                 fail(path, "keys starting with '$' are reserved for $connect, $disconnect and $default");
             }
-            expect_keys(kv.second, path, {"integration", "route_response"});
+            expect_keys(kv.second, path, {"integration", "route_response", "api_key_required"});
             RouteSettings r;
             if (!kv.second["integration"]) fail(join(path, "integration"), "required");
             r.integration = scalar(kv.second["integration"], join(path, "integration"));
@@ -332,6 +350,13 @@ Settings parse_yaml(std::string_view yaml, std::string_view source) {
                 // AWS has route responses only on message routes; elsewhere it would do nothing.
                 if (r.route_response && (key == "$connect" || key == "$disconnect")) {
                     fail(join(path, "route_response"), "only message routes can answer the client");
+                }
+            }
+            if (kv.second["api_key_required"]) {
+                r.api_key_required = boolean(kv.second["api_key_required"], join(path, "api_key_required"));
+                // The key travels on the upgrade request, so $connect is where it can be checked.
+                if (r.api_key_required && key != "$connect") {
+                    fail(join(path, "api_key_required"), "API keys are checked on $connect only");
                 }
             }
             s.routes[key] = std::move(r);
@@ -366,6 +391,20 @@ void apply_environment(Settings& s, EnvLookup env) {
 }
 
 void validate(const Settings& s) {
+    if (!s.authorizer.integration.empty()) {
+        const auto it = s.integrations.find(s.authorizer.integration);
+        if (it == s.integrations.end()) {
+            fail("authorizer.integration", "no integration named '" + s.authorizer.integration + "'");
+        }
+        if (it->second.type != IntegrationSettings::Type::http) {
+            fail("authorizer.integration", "must be an http integration");
+        }
+    }
+    for (const auto& [key, route] : s.routes) {
+        if (route.api_key_required && s.api_keys.empty()) {
+            fail("routes." + key + ".api_key_required", "no api_keys are configured");
+        }
+    }
     for (const auto& [key, t] : s.throttling.routes) {
         if (!s.routes.contains(key)) fail("throttling.routes." + key, "no route with this key");
     }

@@ -33,6 +33,16 @@ struct IntegrationSettings {
 struct RouteSettings {
     std::string integration;   // key of Settings::integrations
     bool route_response = false;  // two-way: send the integration's body back to the client
+    bool api_key_required = false;  // $connect only: x-api-key must name a configured key
+};
+
+// A Lambda REQUEST authorizer on $connect, reached over HTTP: it receives AWS's authorizer event
+// and answers with what the Lambda would return (principalId, policyDocument, context).
+struct AuthorizerSettings {
+    std::string integration;      // empty: no authorizer
+    std::string identity_source;  // e.g. "route.request.header.Auth,route.request.querystring.token"
+    milliseconds cache_ttl{0};    // 0: no caching (AWS does not cache WebSocket authorizers)
+    std::string account_id = "123456789012";  // for the methodArn
 };
 
 struct ConnectionSettings {
@@ -100,6 +110,8 @@ struct Settings {
     std::string log_level = "info";  // debug | info | warn | error
     ThrottlingSettings throttling;
     ObservabilitySettings observability;
+    AuthorizerSettings authorizer;
+    std::vector<std::string> api_keys;  // values accepted in x-api-key
 };
 
 }  // namespace wsgate::config

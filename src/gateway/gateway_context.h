@@ -8,6 +8,7 @@
 #include <string_view>
 #include <unordered_map>
 
+#include "auth/authorizer.h"
 #include "common/token_bucket.h"
 #include "observability/access_log.h"
 #include "observability/metrics.h"
@@ -18,7 +19,18 @@
 #include "routing/route_table.h"
 #include "routing/selection_expression.h"
 
+namespace wsgate::integration {
+class HttpIntegration;
+}
+
 namespace wsgate::gateway {
+
+// The $connect Lambda REQUEST authorizer, reached over HTTP.
+struct ConnectAuthorizer {
+    std::shared_ptr<integration::HttpIntegration> backend;
+    std::vector<auth::IdentitySource> sources;  // all must be present, else 401 without a call
+    std::unique_ptr<auth::AuthorizerCache> cache;  // null: every connection asks
+};
 
 // What one stage has of its own: its metric series and its throttles.
 struct StageState {
@@ -52,6 +64,7 @@ struct GatewayContext {
     std::unique_ptr<TokenBucket> management_bucket;  // null: management calls not throttled
     observability::NodeMetrics* node_metrics = nullptr;
     const observability::AccessLogger* access_log = nullptr;  // null: no access log
+    std::unique_ptr<ConnectAuthorizer> authorizer;            // null: no authorizer on $connect
 
     std::atomic<bool> shutting_down{false};
     // WebSocket sessions from the upgrade request until their $disconnect has returned; the drain

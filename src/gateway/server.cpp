@@ -113,6 +113,16 @@ void Server::build_stages() {
         stage_metrics_.push_back(std::move(metrics));
     }
     ctx_->connect_bucket = make_bucket(t.connections);
+    if (const auto& a = settings_.authorizer; !a.integration.empty()) {
+        auto authz = std::make_unique<ConnectAuthorizer>();
+        authz->backend = std::dynamic_pointer_cast<integration::HttpIntegration>(integrations_.at(a.integration));
+        std::string err;
+        auto sources = auth::parse_identity_sources(a.identity_source, &err);
+        if (!sources) throw config::ConfigError("config: authorizer.identity_source: " + err);
+        authz->sources = std::move(*sources);
+        if (a.cache_ttl.count() > 0) authz->cache = std::make_unique<auth::AuthorizerCache>(a.cache_ttl, 10'000);
+        ctx_->authorizer = std::move(authz);
+    }
     ctx_->management_bucket = make_bucket(t.management);
     ctx_->node_metrics = &node_metrics_;
 }

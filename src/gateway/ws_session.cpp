@@ -15,6 +15,7 @@
 #include "common/ids.h"
 #include "common/log.h"
 #include "common/utf8.h"
+#include "integration/http_integration.h"
 #include "integration/integration.h"
 #include "observability/metrics.h"
 
@@ -127,6 +128,9 @@ net::awaitable<void> WsSession::run(HttpRequest req) {
     if (const auto ua = req.find(http::field::user_agent); ua != req.end()) context_.user_agent = std::string(ua->value());
     context_.connected_at_ms = epoch_millis(connected_at_);
 
+    // AWS's order on $connect: API key, then the authorizer, then the $connect integration.
+    if (!co_await check_api_key(req)) co_return;
+    if (ctx_.authorizer && !co_await run_authorizer(req)) co_return;
     std::string subprotocol;
     if (!co_await run_connect_route(req, subprotocol)) co_return;
 
@@ -196,6 +200,75 @@ net::awaitable<void> WsSession::run(HttpRequest req) {
         log::info("disconnected " + id() + " code=" + std::to_string(status.code) + " reason=\"" + status.reason + "\"");
     }
     co_await run_disconnect_route(status);
+}
+
+net::awaitable<bool> WsSession::check_api_key(const HttpRequest& req) {
+    const auto it = ctx_.settings.routes.find("$connect");
+    if (it == ctx_.settings.routes.end() || !it->second.api_key_required) co_return true;
+    const auto key = req["x-api-key"];
+    const auto& keys = ctx_.settings.api_keys;
+    if (key.empty() || std::find(keys.begin(), keys.end(), key) == keys.end()) {
+        log_access({"CONNECT", "$connect", new_aws_id(), "", 403, -1, -1, "Forbidden: missing or unknown API key"});
+        co_await reject_handshake(403, R"({"message":"Forbidden"})");
+        co_return false;
+    }
+    context_.api_key = std::string(key);
+    co_return true;
+}
+
+net::awaitable<bool> WsSession::run_authorizer(const HttpRequest& req) {
+    const ConnectAuthorizer& authz = *ctx_.authorizer;
+    auth::HeaderList headers;  // all of them: the authorizer sees Connection and Upgrade too
+    for (const auto& f : req) headers.emplace_back(std::string(f.name_string()), std::string(f.value()));
+    integration::HeaderList query;
+    const bool has_query = query_params(req.target(), query);
+    const std::string request_id = new_aws_id();
+
+    auto refuse = [&](unsigned status, std::string_view body, std::string_view why) -> net::awaitable<bool> {
+        log_access({"CONNECT", "$connect", request_id, "", static_cast<int>(status), -1, -1, why});
+        co_await reject_handshake(status, body);
+        co_return false;
+    };
+    // A missing identity source is refused without calling the authorizer, as on AWS.
+    if (!auth::identity_present(authz.sources, headers, query)) {
+        co_return co_await refuse(401, R"({"message":"Unauthorized"})", "identity source missing");
+    }
+    const auto& s = ctx_.settings;
+    const std::string method_arn = auth::connect_method_arn(s.management.region, s.authorizer.account_id, s.api_id,
+                                                            context_.stage);
+    std::optional<auth::AuthorizerDecision> decision;
+    std::string cache_key;
+    if (authz.cache && !authz.sources.empty()) {
+        cache_key = auth::authorizer_cache_key(method_arn, authz.sources, headers, query);
+        decision = authz.cache->find(cache_key, std::chrono::steady_clock::now());
+    }
+    if (!decision) {
+        const auto t = now();
+        const std::string clf = clf_time(t);
+        auth::AuthorizerEventInput in{s.management.region, s.authorizer.account_id, s.api_id, context_.stage,
+                                      context_.connection_id, context_.domain_name, context_.source_ip,
+                                      std::nullopt, request_id, clf, epoch_millis(t), context_.connected_at_ms};
+        if (context_.user_agent) in.user_agent = *context_.user_agent;
+        auto raw = co_await authz.backend->post(auth::authorizer_event(in, headers, query, has_query));
+        if (raw.failure != Failure::none) {
+            log::warn("authorizer failed for " + id() + ": " + raw.detail);
+            co_return co_await refuse(500, R"({"message":"Internal server error"})", raw.detail);
+        }
+        decision = auth::parse_authorizer_response(raw.status, raw.body, method_arn);
+        if (authz.cache && !cache_key.empty()) authz.cache->insert(cache_key, *decision, std::chrono::steady_clock::now());
+    }
+    switch (decision->outcome) {
+        case auth::AuthorizerOutcome::allow:
+            context_.authorizer = std::make_shared<const boost::json::object>(auth::authorizer_object(*decision));
+            co_return true;
+        case auth::AuthorizerOutcome::deny:
+            co_return co_await refuse(403, R"({"message":"Forbidden"})", "authorizer denied");
+        case auth::AuthorizerOutcome::unauthorized:
+            co_return co_await refuse(401, R"({"message":"Unauthorized"})", "authorizer: Unauthorized");
+        case auth::AuthorizerOutcome::error: break;
+    }
+    log::warn("authorizer answer unusable for " + id() + ": " + decision->detail);
+    co_return co_await refuse(500, R"({"message":"Internal server error"})", decision->detail);
 }
 
 net::awaitable<bool> WsSession::run_connect_route(const HttpRequest& req, std::string& subprotocol) {

@@ -13,6 +13,7 @@ json::object identity(const ConnectionContext& c) {
     json::object id;
     if (c.user_agent) id["userAgent"] = *c.user_agent;
     id["sourceIp"] = c.source_ip;
+    if (c.api_key) id["apiKey"] = *c.api_key;
     return id;
 }
 
@@ -33,6 +34,7 @@ json::object request_context(const ConnectionContext& c, const EventIds& ids, st
     rc["domainName"] = c.domain_name;
     rc["connectionId"] = c.connection_id;
     rc["apiId"] = c.api_id;
+    if (c.authorizer) rc["authorizer"] = *c.authorizer;
     return rc;
 }
 

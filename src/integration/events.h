@@ -1,7 +1,10 @@
 #pragma once
 // Lambda-proxy events exactly as API Gateway sends them (contract §3): CONNECT, MESSAGE,
 // DISCONNECT. Pure functions: everything they print comes in through their arguments.
+#include <boost/json/object.hpp>
+
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -21,6 +24,10 @@ struct ConnectionContext {
     std::string source_ip;
     std::optional<std::string> user_agent;  // omitted from identity when the client sent none
     std::int64_t connected_at_ms = 0;
+    std::optional<std::string> api_key;     // identity.apiKey, when $connect required one
+    // requestContext.authorizer ({"principalId", ...context}) when a $connect authorizer allowed
+    // the connection; repeated on every event of the connection, as on AWS.
+    std::shared_ptr<const boost::json::object> authorizer;
 };
 
 using HeaderList = std::vector<std::pair<std::string, std::string>>;  // wire order, original case

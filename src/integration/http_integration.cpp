@@ -65,20 +65,27 @@ HttpIntegration::HttpIntegration(net::io_context& ioc, config::IntegrationSettin
 HttpIntegration::~HttpIntegration() = default;
 
 net::awaitable<Result> HttpIntegration::invoke(Invocation inv) {
+    RawResponse raw = co_await post(std::move(inv.event_json));
+    if (raw.failure != Failure::none) co_return failed(raw.failure, std::move(raw.detail));
+    co_return parse_proxy_response(raw.status, raw.body);
+}
+
+net::awaitable<HttpIntegration::RawResponse> HttpIntegration::post(std::string body_text) {
     auto self = shared_from_this();  // pooled connections must outlive this call
     const auto deadline = Clock::now() + settings_.timeout;
     Slot slot = co_await acquire(deadline);
     if (slot.failure != Failure::none) {
-        co_return failed(slot.failure, slot.failure == Failure::timeout ? "timed out waiting for a backend connection"
-                                                                        : "backend request queue full");
+        co_return RawResponse{slot.failure, 0, {},
+                              slot.failure == Failure::timeout ? "timed out waiting for a backend connection"
+                                                               : "backend request queue full"};
     }
     if (slot.conn && peer_closed(slot.conn->stream.socket())) slot.conn.reset();
     if (!slot.conn) slot.conn = std::make_unique<Connection>(ioc_);
 
-    auto body = std::make_shared<const std::string>(std::move(inv.event_json));
+    auto body = std::make_shared<const std::string>(std::move(body_text));
     Connection& c = *slot.conn;
     // Run the exchange on the connection's strand; this coroutine resumes on its own executor.
-    Result r = co_await net::co_spawn(c.stream.get_executor(), exchange(c, body, deadline), net::use_awaitable);
+    RawResponse r = co_await net::co_spawn(c.stream.get_executor(), exchange(c, body, deadline), net::use_awaitable);
     const bool reusable = r.failure != Failure::timeout && r.failure != Failure::unreachable && c.stream.socket().is_open();
     if (!reusable) slot.conn.reset();
     release(std::move(slot.conn));
@@ -136,8 +143,10 @@ void HttpIntegration::release(std::unique_ptr<Connection> conn) {
     net::post(w->timer.get_executor(), [w] { w->timer.cancel(); });
 }
 
-net::awaitable<Result> HttpIntegration::exchange(Connection& c, std::shared_ptr<const std::string> body,
-                                                 Clock::time_point deadline) {
+net::awaitable<HttpIntegration::RawResponse> HttpIntegration::exchange(Connection& c,
+                                                                      std::shared_ptr<const std::string> body,
+                                                                      Clock::time_point deadline) {
+    auto failed = [](Failure f, std::string detail) { return RawResponse{f, 0, {}, std::move(detail)}; };
     http::request<http::string_body> req{http::verb::post, settings_.url.target, 11};
     req.set(http::field::host, settings_.url.host_header);
     req.set(http::field::user_agent, "wsgate");
@@ -179,7 +188,7 @@ net::awaitable<Result> HttpIntegration::exchange(Connection& c, std::shared_ptr<
         c.stream.expires_never();
         auto& res = parser.get();
         if (!res.keep_alive()) c.stream.close();
-        co_return parse_proxy_response(res.result_int(), res.body());
+        co_return RawResponse{Failure::none, res.result_int(), std::move(res.body()), {}};
     }
 }
 

@@ -26,6 +26,16 @@ class HttpIntegration final : public Integration, public std::enable_shared_from
     // timer on it that another thread cancels through a post.
     boost::asio::awaitable<Result> invoke(Invocation inv) override;
 
+    // The raw exchange under invoke(): POST `body` as JSON, return the HTTP status and body as
+    // they came (used for authorizers, whose answer is not a Lambda-proxy response).
+    struct RawResponse {
+        Failure failure = Failure::none;
+        unsigned status = 0;
+        std::string body;
+        std::string detail;
+    };
+    boost::asio::awaitable<RawResponse> post(std::string body);
+
   private:
     struct Connection;
     struct Waiter;
@@ -37,8 +47,8 @@ class HttpIntegration final : public Integration, public std::enable_shared_from
 
     boost::asio::awaitable<Slot> acquire(Clock::time_point deadline);
     void release(std::unique_ptr<Connection> conn);
-    boost::asio::awaitable<Result> exchange(Connection& c, std::shared_ptr<const std::string> body,
-                                            Clock::time_point deadline);
+    boost::asio::awaitable<RawResponse> exchange(Connection& c, std::shared_ptr<const std::string> body,
+                                                 Clock::time_point deadline);
 
     boost::asio::io_context& ioc_;
     const config::IntegrationSettings settings_;
