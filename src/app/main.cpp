@@ -39,7 +39,8 @@ int main(int argc, char** argv) {
 #endif
         const auto ep = server.local_endpoint();
         // stdout, flushed: tests and scripts read the bound port from the first line.
-        const auto host = ep.address().is_v6() ? "[" + ep.address().to_string() + "]" : ep.address().to_string();
+        std::string host = ep.address().to_string();
+        if (ep.address().is_v6()) host = '[' + host + ']';
         std::string out = app::banner(settings, host, ep.port());
         if (const auto admin = server.admin_endpoint()) {
             out += "  Admin:          http://" + admin->address().to_string() + ":" + std::to_string(admin->port()) +

@@ -51,7 +51,8 @@ void expect_keys(const YAML::Node& n, std::string_view path,
                  std::initializer_list<std::string_view> allowed) {
     if (!n.IsMap()) fail(path.empty() ? "(top level)" : path, "expected a mapping");
     for (const auto& kv : n) {
-        const auto key = kv.first.as<std::string>();
+        if (!kv.first.IsScalar()) fail(path.empty() ? "(top level)" : path, "keys must be plain strings");
+        const auto key = kv.first.Scalar();
         if (std::find(allowed.begin(), allowed.end(), key) == allowed.end()) {
             fail(join(path, key), "unknown key");
         }
@@ -129,7 +130,8 @@ void parse_throttling(const YAML::Node& n, ThrottlingSettings& t) {
     if (const auto routes = n["routes"]) {
         if (!routes.IsMap()) fail("throttling.routes", "expected a mapping of route key -> limits");
         for (const auto& kv : routes) {
-            const auto key = kv.first.as<std::string>();
+            if (!kv.first.IsScalar()) fail("throttling.routes", "route keys must be plain strings");
+            const auto key = kv.first.Scalar();
             t.routes[key] = parse_throttle(kv.second, "throttling.routes." + key);
         }
     }
@@ -142,21 +144,84 @@ bool valid_stage(std::string_view st) {
     });
 }
 
+// AWS's mapping grammar, the part that applies to a WebSocket HTTP_PROXY integration: targets
+// integration.request.header.X / .querystring.X; sources context.X, route.request.header.X,
+// route.request.querystring.X ($connect only), or a 'static' value. Hop-by-hop and framing
+// headers cannot be targets.
+bool valid_parameter_mapping(std::string_view target, std::string_view source, std::string* why) {
+    constexpr std::string_view kHeader = "integration.request.header.";
+    constexpr std::string_view kQuery = "integration.request.querystring.";
+    std::string_view name;
+    if (target.starts_with(kHeader)) {
+        name = target.substr(kHeader.size());
+        static constexpr std::string_view kForbidden[] = {"connection", "upgrade", "host", "content-length",
+                                                          "transfer-encoding", "keep-alive", "te", "trailer",
+                                                          "proxy-authorization", "proxy-connection"};
+        std::string lower(name);
+        for (auto& ch : lower) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+        if (std::find(std::begin(kForbidden), std::end(kForbidden), lower) != std::end(kForbidden)) {
+            *why = "hop-by-hop and framing headers cannot be mapped";
+            return false;
+        }
+    } else if (target.starts_with(kQuery)) {
+        name = target.substr(kQuery.size());
+    } else {
+        *why = "targets are integration.request.header.NAME or integration.request.querystring.NAME";
+        return false;
+    }
+    if (name.empty()) {
+        *why = "missing the header or query parameter name";
+        return false;
+    }
+    const bool quoted = source.size() >= 2 && source.front() == '\'' && source.back() == '\'';
+    if (!quoted && !source.starts_with("context.") && !source.starts_with("route.request.header.") &&
+        !source.starts_with("route.request.querystring.")) {
+        *why = "sources are context.NAME, route.request.header.NAME, route.request.querystring.NAME or 'static'";
+        return false;
+    }
+    return true;
+}
+
 IntegrationSettings parse_integration(const YAML::Node& n, const std::string& path) {
-    expect_keys(n, path, {"type", "url", "timeout_ms", "max_connections", "max_queued"});
+    expect_keys(n, path, {"type", "url", "timeout_ms", "max_connections", "max_queued", "method",
+                          "request_parameters"});
     IntegrationSettings it;
     const std::string type = n["type"] ? scalar(n["type"], join(path, "type")) : "http";
-    if (type == "http") {
-        it.type = IntegrationSettings::Type::http;
-        if (!n["url"]) fail(join(path, "url"), "required for an http integration");
+    if (type == "http" || type == "http_proxy") {
+        it.type = type == "http" ? IntegrationSettings::Type::http : IntegrationSettings::Type::http_proxy;
+        if (!n["url"]) fail(join(path, "url"), "required for an " + type + " integration");
         it.url = parse_http_url(scalar(n["url"], join(path, "url")), join(path, "url"));
+        if (it.type == IntegrationSettings::Type::http) {
+            for (const char* k : {"method", "request_parameters"}) {
+                if (n[k]) fail(join(path, k), "only for http_proxy integrations");
+            }
+        }
+        if (n["method"]) {
+            it.method = scalar(n["method"], join(path, "method"));
+            static constexpr std::string_view kMethods[] = {"GET", "POST", "PUT", "PATCH", "DELETE"};
+            if (std::find(std::begin(kMethods), std::end(kMethods), it.method) == std::end(kMethods)) {
+                fail(join(path, "method"), "expected GET, POST, PUT, PATCH or DELETE, got '" + it.method + "'");
+            }
+        }
+        if (const auto rp = n["request_parameters"]) {
+            if (!rp.IsMap()) fail(join(path, "request_parameters"), "expected a mapping of target -> source");
+            for (const auto& kv : rp) {
+                if (!kv.first.IsScalar()) fail(join(path, "request_parameters"), "targets must be plain strings");
+                const std::string target = kv.first.Scalar();
+                const std::string key = join(path, "request_parameters." + target);
+                const std::string source = scalar(kv.second, key);
+                std::string why;
+                if (!valid_parameter_mapping(target, source, &why)) fail(key, why);
+                it.request_parameters.emplace_back(target, source);
+            }
+        }
     } else if (type == "echo") {
         it.type = IntegrationSettings::Type::echo;
-        for (const char* k : {"url", "timeout_ms", "max_connections", "max_queued"}) {
+        for (const char* k : {"url", "timeout_ms", "max_connections", "max_queued", "method", "request_parameters"}) {
             if (n[k]) fail(join(path, k), "not used by an echo integration");
         }
     } else {
-        fail(join(path, "type"), "expected http or echo, got '" + type + "'");
+        fail(join(path, "type"), "expected http, http_proxy or echo, got '" + type + "'");
     }
     // AWS allows 50 ms to 29 s; longer is allowed here because self-hosted backends may need it.
     if (n["timeout_ms"]) it.timeout = millis(n["timeout_ms"], join(path, "timeout_ms"), 50, 3'600'000);
@@ -253,6 +318,10 @@ HttpUrl parse_http_url(std::string_view url, std::string_view key) {
     return u;
 }
 
+namespace {
+Settings parse_tree(const YAML::Node& root);
+}
+
 Settings parse_yaml(std::string_view yaml, std::string_view source) {
     YAML::Node root;
     try {
@@ -260,6 +329,17 @@ Settings parse_yaml(std::string_view yaml, std::string_view source) {
     } catch (const YAML::Exception& e) {
         throw ConfigError("config: " + std::string(source) + ": " + e.what());
     }
+    try {
+        return parse_tree(root);
+    } catch (const YAML::Exception& e) {
+        // A shape the checks above did not foresee: still a config error, never a crash.
+        throw ConfigError("config: " + std::string(source) + ": " + e.what());
+    }
+}
+
+namespace {
+
+Settings parse_tree(const YAML::Node& root) {
     Settings s;
     add_builtin_integrations(s);
     if (root.IsNull()) return s;
@@ -327,7 +407,8 @@ Settings parse_yaml(std::string_view yaml, std::string_view source) {
     if (const auto ints = root["integrations"]) {
         if (!ints.IsMap()) fail("integrations", "expected a mapping of name -> integration");
         for (const auto& kv : ints) {
-            const auto name = kv.first.as<std::string>();
+            if (!kv.first.IsScalar()) fail("integrations", "names must be plain strings");
+            const auto name = kv.first.Scalar();
             if (name == "echo") fail("integrations.echo", "'echo' is the built-in echo integration; pick another name");
             s.integrations[name] = parse_integration(kv.second, "integrations." + name);
         }
@@ -335,13 +416,14 @@ Settings parse_yaml(std::string_view yaml, std::string_view source) {
     if (const auto routes = root["routes"]) {
         if (!routes.IsMap()) fail("routes", "expected a mapping of route key -> route");
         for (const auto& kv : routes) {
-            const auto key = kv.first.as<std::string>();
+            if (!kv.first.IsScalar()) fail("routes", "route keys must be plain strings");
+            const auto key = kv.first.Scalar();
             const std::string path = "routes." + key;
             if (key.empty()) fail(path, "route keys must not be empty");
             if (key.front() == '$' && key != "$connect" && key != "$disconnect" && key != "$default") {
                 fail(path, "keys starting with '$' are reserved for $connect, $disconnect and $default");
             }
-            expect_keys(kv.second, path, {"integration", "route_response", "api_key_required"});
+            expect_keys(kv.second, path, {"integration", "route_response", "api_key_required", "timeout_ms"});
             RouteSettings r;
             if (!kv.second["integration"]) fail(join(path, "integration"), "required");
             r.integration = scalar(kv.second["integration"], join(path, "integration"));
@@ -359,6 +441,9 @@ Settings parse_yaml(std::string_view yaml, std::string_view source) {
                     fail(join(path, "api_key_required"), "API keys are checked on $connect only");
                 }
             }
+            if (kv.second["timeout_ms"]) {
+                r.timeout = millis(kv.second["timeout_ms"], join(path, "timeout_ms"), 50, 3'600'000);
+            }
             s.routes[key] = std::move(r);
         }
     }
@@ -370,6 +455,8 @@ Settings parse_yaml(std::string_view yaml, std::string_view source) {
     }
     return s;
 }
+
+}  // namespace
 
 std::optional<std::string> process_env(const char* name) {
     const char* v = std::getenv(name);
@@ -397,7 +484,7 @@ void validate(const Settings& s) {
             fail("authorizer.integration", "no integration named '" + s.authorizer.integration + "'");
         }
         if (it->second.type != IntegrationSettings::Type::http) {
-            fail("authorizer.integration", "must be an http integration");
+            fail("authorizer.integration", "must be an http integration (Lambda-style answers)");
         }
     }
     for (const auto& [key, route] : s.routes) {

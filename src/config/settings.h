@@ -6,6 +6,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -22,8 +23,14 @@ struct HttpUrl {
 };
 
 struct IntegrationSettings {
-    enum class Type { http, echo };
+    // http: Lambda-proxy events over HTTP. http_proxy: the raw message as the request body and the
+    // backend's body as the answer (AWS HTTP_PROXY). echo: built in.
+    enum class Type { http, http_proxy, echo };
     Type type = Type::http;
+    std::string method = "POST";  // http_proxy only
+    // http_proxy only: AWS request parameter mapping, target -> source, e.g.
+    // "integration.request.header.ConnectionId" -> "context.connectionId".
+    std::vector<std::pair<std::string, std::string>> request_parameters;
     HttpUrl url;                          // type == http
     milliseconds timeout{29'000};         // AWS's maximum and default
     std::size_t max_connections = 64;     // keep-alive pool size (= requests in flight) per backend
@@ -34,6 +41,7 @@ struct RouteSettings {
     std::string integration;   // key of Settings::integrations
     bool route_response = false;  // two-way: send the integration's body back to the client
     bool api_key_required = false;  // $connect only: x-api-key must name a configured key
+    std::optional<milliseconds> timeout;  // overrides the integration's timeout_ms for this route
 };
 
 // A Lambda REQUEST authorizer on $connect, reached over HTTP: it receives AWS's authorizer event

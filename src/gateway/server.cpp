@@ -18,6 +18,7 @@
 #include "gateway/http_session.h"
 #include "integration/echo_integration.h"
 #include "integration/http_integration.h"
+#include "integration/http_proxy_integration.h"
 
 namespace wsgate::gateway {
 
@@ -38,15 +39,22 @@ Server::Server(const config::Settings& settings)
     : settings_(settings), threads_(thread_count(settings.threads)), ioc_(static_cast<int>(threads_)), acceptor_(ioc_), admin_acceptor_(ioc_),
       signals_(ioc_, SIGINT, SIGTERM) {
     for (const auto& [name, is] : settings.integrations) {
-        if (is.type == config::IntegrationSettings::Type::echo) {
-            integrations_[name] = std::make_shared<integration::EchoIntegration>();
-        } else {
-            integrations_[name] = std::make_shared<integration::HttpIntegration>(ioc_, is);
+        switch (is.type) {
+            case config::IntegrationSettings::Type::echo:
+                integrations_[name] = std::make_shared<integration::EchoIntegration>();
+                break;
+            case config::IntegrationSettings::Type::http:
+                integrations_[name] = std::make_shared<integration::HttpIntegration>(ioc_, is);
+                break;
+            case config::IntegrationSettings::Type::http_proxy:
+                integrations_[name] = std::make_shared<integration::HttpProxyIntegration>(
+                    std::make_shared<integration::HttpIntegration>(ioc_, is), is);
+                break;
         }
     }
     routing::RouteTable routes;
     for (const auto& [key, rs] : settings.routes) {
-        routes.add({key, integrations_.at(rs.integration), rs.route_response});
+        routes.add({key, integrations_.at(rs.integration), rs.route_response, rs.timeout});
     }
     std::string err;
     auto sel = routing::SelectionExpression::compile(settings.route_selection_expression, &err);

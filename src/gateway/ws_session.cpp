@@ -10,7 +10,10 @@
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/http/write.hpp>
 #include <boost/beast/websocket/error.hpp>
+#include <boost/json/serialize.hpp>
 #include <boost/url/parse.hpp>
+
+#include <array>
 
 #include "common/ids.h"
 #include "common/log.h"
@@ -136,7 +139,8 @@ net::awaitable<void> WsSession::run(HttpRequest req) {
 
     if (ctx_.shutting_down) {
         co_await reject_handshake(503, R"({"message":"Service Unavailable"})");
-        co_await run_disconnect_route({1001, "Going away"});
+        CloseStatus going_away{1001, "Going away"};  // a named value: see run_disconnect_route's note
+        co_await run_disconnect_route(std::move(going_away));
         co_return;
     }
 
@@ -175,7 +179,10 @@ net::awaitable<void> WsSession::run(HttpRequest req) {
         unregister();
         close_sent_ = true;
         drop_queue();
-        if (connect_completed_) co_await run_disconnect_route({1006, "Connection closed abnormally"});
+        if (connect_completed_) {
+            CloseStatus dropped{1006, "Connection closed abnormally"};  // named: see run_disconnect_route
+            co_await run_disconnect_route(std::move(dropped));
+        }
         co_return;
     }
     connect_completed_ = true;
@@ -282,6 +289,14 @@ net::awaitable<bool> WsSession::run_connect_route(const HttpRequest& req, std::s
         const auto port = beast::get_lowest_layer(ws_).socket().local_endpoint().port();
         inv.event_json = integration::connect_event(context_, {request_id, now()},
                                                     connect_headers(req, context_.source_ip, port), query, has_query);
+    }
+    inv.timeout = route->timeout;
+    if (route->integration->wants_parameters()) {
+        integration::HeaderList headers;
+        for (const auto& f : req) headers.emplace_back(std::string(f.name_string()), std::string(f.value()));
+        integration::HeaderList query;
+        (void)query_params(req.target(), query);
+        inv.lookup = parameter_lookup("$connect", "CONNECT", request_id, "", std::move(headers), std::move(query));
     }
     stage_->metrics->connect_count.inc();
     auto& rm = stage_->metrics->per_route("$connect");
@@ -424,6 +439,8 @@ net::awaitable<void> WsSession::call_route(const routing::Route* route, std::str
     } else {
         inv.message_body = std::move(body);
     }
+    inv.timeout = route->timeout;
+    if (route->integration->wants_parameters()) inv.lookup = parameter_lookup(route->key, "MESSAGE", request_id, message_id);
     auto& rm = stage_->metrics->per_route(route->key);
     const bool backend = route->integration->wants_event();
     const auto started = std::chrono::steady_clock::now();
@@ -564,9 +581,63 @@ net::awaitable<void> WsSession::send_close_after_limit() {
         tcp.expires_after(std::chrono::seconds(2));
         (void)co_await net::async_write(tcp, net::buffer(frame), use_tuple);
     }
+    // Lingering close: the rest of the oversized message is still arriving. Closing with unread
+    // input would send a reset, and the peer would lose the close frame with it (browsers then
+    // report 1006). So stop sending, drain what comes for a moment, then close.
     beast::error_code ignored;
-    tcp.socket().shutdown(net::ip::tcp::socket::shutdown_both, ignored);
+    tcp.socket().shutdown(net::ip::tcp::socket::shutdown_send, ignored);
+    tcp.expires_after(std::chrono::seconds(2));
+    std::array<char, 16 * 1024> sink;
+    for (;;) {
+        auto [ec, n] = co_await tcp.async_read_some(net::buffer(sink), use_tuple);
+        if (ec) break;
+    }
     tcp.close();
+}
+
+integration::ParameterLookup WsSession::parameter_lookup(std::string route_key, std::string event_type,
+                                                         std::string request_id, std::string message_id,
+                                                         integration::HeaderList headers,
+                                                         integration::HeaderList query) const {
+    return [c = context_, route_key = std::move(route_key), event_type = std::move(event_type),
+            request_id = std::move(request_id), message_id = std::move(message_id), headers = std::move(headers),
+            query = std::move(query)](std::string_view source) -> std::optional<std::string> {
+        constexpr std::string_view kHeader = "route.request.header.";
+        constexpr std::string_view kQuery = "route.request.querystring.";
+        if (source.starts_with(kHeader)) {  // $connect only: the upgrade request's headers
+            const auto name = source.substr(kHeader.size());
+            for (auto it = headers.rbegin(); it != headers.rend(); ++it) {
+                if (beast::iequals(it->first, name)) return it->second;
+            }
+            return std::nullopt;
+        }
+        if (source.starts_with(kQuery)) {
+            const auto name = source.substr(kQuery.size());
+            for (auto it = query.rbegin(); it != query.rend(); ++it) {
+                if (it->first == name) return it->second;
+            }
+            return std::nullopt;
+        }
+        const std::string_view v = source.substr(std::string_view("context.").size());
+        if (v == "connectionId") return c.connection_id;
+        if (v == "routeKey") return route_key;
+        if (v == "eventType") return event_type;
+        if (v == "stage") return c.stage;
+        if (v == "apiId") return c.api_id;
+        if (v == "domainName") return c.domain_name;
+        if (v == "requestId" || v == "extendedRequestId") return request_id;
+        if (v == "messageId") return message_id.empty() ? std::nullopt : std::optional<std::string>(message_id);
+        if (v == "connectedAt") return std::to_string(c.connected_at_ms);
+        if (v == "identity.sourceIp") return c.source_ip;
+        if (v == "identity.userAgent") return c.user_agent;
+        if (v == "identity.apiKey") return c.api_key;
+        if (v.starts_with("authorizer.") && c.authorizer) {
+            if (const auto* val = c.authorizer->if_contains(v.substr(std::string_view("authorizer.").size()))) {
+                return val->is_string() ? std::string(val->get_string()) : boost::json::serialize(*val);
+            }
+        }
+        return std::nullopt;
+    };
 }
 
 void WsSession::log_access(const AccessEntry& e) const {
@@ -651,7 +722,7 @@ void WsSession::drop_queue() {
     queue_.clear();
 }
 
-net::awaitable<void> WsSession::run_disconnect_route(const CloseStatus& status) {
+net::awaitable<void> WsSession::run_disconnect_route(CloseStatus status) {
     if (!connect_completed_) co_return;
     const std::string request_id = new_aws_id();
     const routing::Route* route = ctx_.routes.find("$disconnect");
@@ -664,6 +735,8 @@ net::awaitable<void> WsSession::run_disconnect_route(const CloseStatus& status) 
         inv.event_json = integration::disconnect_event(context_, {request_id, now()}, host_header_, status.code,
                                                        status.reason);
     }
+    inv.timeout = route->timeout;
+    if (route->integration->wants_parameters()) inv.lookup = parameter_lookup("$disconnect", "DISCONNECT", request_id, "");
     const auto started = std::chrono::steady_clock::now();
     const auto r = co_await route->integration->invoke(std::move(inv));
     const auto latency_ms =

@@ -15,6 +15,7 @@
 #include "gateway/gateway_context.h"
 #include "gateway/guarded_stream.h"
 #include "integration/events.h"
+#include "integration/integration.h"
 
 namespace wsgate::gateway {
 
@@ -70,8 +71,16 @@ class WsSession final : public Connection, public std::enable_shared_from_this<W
         std::string_view error;
     };
     void log_access(const AccessEntry& e) const;
+    // The values an HTTP_PROXY request-parameter mapping can read for one event.
+    integration::ParameterLookup parameter_lookup(std::string route_key, std::string event_type,
+                                                  std::string request_id, std::string message_id,
+                                                  integration::HeaderList headers = {},
+                                                  integration::HeaderList query = {}) const;
     boost::asio::awaitable<void> write_loop();
-    boost::asio::awaitable<void> run_disconnect_route(const CloseStatus& status);
+    // By value, and callers pass a named object: GCC 12 destroys a braced temporary passed to a
+    // co_awaited coroutine twice (found by the fault tests). A coroutine should own its arguments
+    // anyway (C++ Core Guidelines CP.53).
+    boost::asio::awaitable<void> run_disconnect_route(CloseStatus status);
     void enqueue(Outbound m);  // on the strand
     void drop_queue();         // on the strand
     void start_writer();       // on the strand

@@ -65,14 +65,23 @@ HttpIntegration::HttpIntegration(net::io_context& ioc, config::IntegrationSettin
 HttpIntegration::~HttpIntegration() = default;
 
 net::awaitable<Result> HttpIntegration::invoke(Invocation inv) {
-    RawResponse raw = co_await post(std::move(inv.event_json));
+    RawResponse raw = co_await post(std::move(inv.event_json), inv.timeout);
     if (raw.failure != Failure::none) co_return failed(raw.failure, std::move(raw.detail));
     co_return parse_proxy_response(raw.status, raw.body);
 }
 
-net::awaitable<HttpIntegration::RawResponse> HttpIntegration::post(std::string body_text) {
+net::awaitable<HttpIntegration::RawResponse> HttpIntegration::post(std::string body,
+                                                                  std::optional<std::chrono::milliseconds> timeout) {
+    auto req = std::make_shared<Request>(http::verb::post, settings_.url.target, 11);
+    req->set(http::field::content_type, "application/json");
+    req->body() = std::move(body);
+    co_return co_await send(std::move(req), timeout);
+}
+
+net::awaitable<HttpIntegration::RawResponse> HttpIntegration::send(std::shared_ptr<Request> req,
+                                                                  std::optional<std::chrono::milliseconds> timeout) {
     auto self = shared_from_this();  // pooled connections must outlive this call
-    const auto deadline = Clock::now() + settings_.timeout;
+    const auto deadline = Clock::now() + timeout.value_or(settings_.timeout);
     Slot slot = co_await acquire(deadline);
     if (slot.failure != Failure::none) {
         co_return RawResponse{slot.failure, 0, {},
@@ -82,10 +91,12 @@ net::awaitable<HttpIntegration::RawResponse> HttpIntegration::post(std::string b
     if (slot.conn && peer_closed(slot.conn->stream.socket())) slot.conn.reset();
     if (!slot.conn) slot.conn = std::make_unique<Connection>(ioc_);
 
-    auto body = std::make_shared<const std::string>(std::move(body_text));
+    req->set(http::field::host, settings_.url.host_header);
+    if (req->find(http::field::user_agent) == req->end()) req->set(http::field::user_agent, "wsgate");
+    req->prepare_payload();
     Connection& c = *slot.conn;
     // Run the exchange on the connection's strand; this coroutine resumes on its own executor.
-    RawResponse r = co_await net::co_spawn(c.stream.get_executor(), exchange(c, body, deadline), net::use_awaitable);
+    RawResponse r = co_await net::co_spawn(c.stream.get_executor(), exchange(c, req, deadline), net::use_awaitable);
     const bool reusable = r.failure != Failure::timeout && r.failure != Failure::unreachable && c.stream.socket().is_open();
     if (!reusable) slot.conn.reset();
     release(std::move(slot.conn));
@@ -143,16 +154,10 @@ void HttpIntegration::release(std::unique_ptr<Connection> conn) {
     net::post(w->timer.get_executor(), [w] { w->timer.cancel(); });
 }
 
-net::awaitable<HttpIntegration::RawResponse> HttpIntegration::exchange(Connection& c,
-                                                                      std::shared_ptr<const std::string> body,
+net::awaitable<HttpIntegration::RawResponse> HttpIntegration::exchange(Connection& c, std::shared_ptr<Request> request,
                                                                       Clock::time_point deadline) {
     auto failed = [](Failure f, std::string detail) { return RawResponse{f, 0, {}, std::move(detail)}; };
-    http::request<http::string_body> req{http::verb::post, settings_.url.target, 11};
-    req.set(http::field::host, settings_.url.host_header);
-    req.set(http::field::user_agent, "wsgate");
-    req.set(http::field::content_type, "application/json");
-    req.body() = *body;
-    req.prepare_payload();
+    const Request& req = *request;
 
     for (int attempt = 0;; ++attempt) {
         if (!c.stream.socket().is_open()) {

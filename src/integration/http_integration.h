@@ -5,6 +5,8 @@
 // their own deadline).
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/steady_timer.hpp>
+#include <boost/beast/http/message.hpp>
+#include <boost/beast/http/string_body.hpp>
 
 #include <deque>
 #include <memory>
@@ -34,7 +36,14 @@ class HttpIntegration final : public Integration, public std::enable_shared_from
         std::string body;
         std::string detail;
     };
-    boost::asio::awaitable<RawResponse> post(std::string body);
+    boost::asio::awaitable<RawResponse> post(std::string body,
+                                             std::optional<std::chrono::milliseconds> timeout = std::nullopt);
+
+    // Sends a request the caller built (method, target, headers, body; Host is set here).
+    using Request = boost::beast::http::request<boost::beast::http::string_body>;
+    boost::asio::awaitable<RawResponse> send(std::shared_ptr<Request> req,
+                                             std::optional<std::chrono::milliseconds> timeout = std::nullopt);
+    const config::IntegrationSettings& settings() const { return settings_; }
 
   private:
     struct Connection;
@@ -47,7 +56,7 @@ class HttpIntegration final : public Integration, public std::enable_shared_from
 
     boost::asio::awaitable<Slot> acquire(Clock::time_point deadline);
     void release(std::unique_ptr<Connection> conn);
-    boost::asio::awaitable<RawResponse> exchange(Connection& c, std::shared_ptr<const std::string> body,
+    boost::asio::awaitable<RawResponse> exchange(Connection& c, std::shared_ptr<Request> req,
                                                  Clock::time_point deadline);
 
     boost::asio::io_context& ioc_;

@@ -3,8 +3,11 @@
 // gets back one result; it never sees sockets or sessions.
 #include <boost/asio/awaitable.hpp>
 
+#include <chrono>
+#include <functional>
 #include <optional>
 #include <string>
+#include <string_view>
 
 namespace wsgate::integration {
 
@@ -30,9 +33,15 @@ struct Result {
     bool ok() const { return failure == Failure::none; }
 };
 
+// Values a request-parameter mapping may read, by AWS's source names: "context.connectionId",
+// "context.routeKey", "route.request.header.Auth" ($connect only), ... nullopt when unknown.
+using ParameterLookup = std::function<std::optional<std::string>(std::string_view source)>;
+
 struct Invocation {
     std::string event_json;    // the Lambda-proxy event (empty if !wants_event())
     std::string message_body;  // the client's message (MESSAGE events), for integrations that need it
+    ParameterLookup lookup;    // for integrations that map request parameters (HTTP_PROXY)
+    std::optional<std::chrono::milliseconds> timeout;  // the route's, overriding the integration's
 };
 
 class Integration {
@@ -41,6 +50,8 @@ class Integration {
     // False for integrations that never look at the event (the built-in echo), so the gateway can
     // skip building it.
     virtual bool wants_event() const = 0;
+    // True for integrations that read request parameters through Invocation::lookup.
+    virtual bool wants_parameters() const { return false; }
     // Runs on the caller's executor; never throws.
     virtual boost::asio::awaitable<Result> invoke(Invocation inv) = 0;
 };

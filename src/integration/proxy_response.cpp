@@ -3,10 +3,10 @@
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
 #include <boost/json/value.hpp>
-#include <openssl/evp.h>
 
 #include <algorithm>
 #include <cctype>
+#include <cstdint>
 
 namespace wsgate::integration {
 namespace json = boost::json;
@@ -26,15 +26,37 @@ bool iequals(std::string_view a, std::string_view b) {
            });
 }
 
+// Strict RFC 4648 base64 (standard alphabet, '=' padding), surrounding whitespace ignored.
+// OpenSSL's EVP_DecodeBlock is not used: it also skips trailing '-' and counts padding as data.
 std::optional<std::string> base64_decode(std::string_view in) {
-    std::string out(3 * (in.size() / 4) + 3, '\0');
-    const int n = EVP_DecodeBlock(reinterpret_cast<unsigned char*>(out.data()),
-                                  reinterpret_cast<const unsigned char*>(in.data()), static_cast<int>(in.size()));
-    if (n < 0) return std::nullopt;
-    std::size_t len = static_cast<std::size_t>(n);
-    // EVP_DecodeBlock counts padding as zero bytes; trim them back off.
-    for (auto it = in.rbegin(); it != in.rend() && *it == '=' && len > 0; ++it) --len;
-    out.resize(len);
+    while (!in.empty() && std::isspace(static_cast<unsigned char>(in.back()))) in.remove_suffix(1);
+    while (!in.empty() && std::isspace(static_cast<unsigned char>(in.front()))) in.remove_prefix(1);
+    if (in.size() % 4 != 0) return std::nullopt;
+    std::size_t pad = 0;
+    if (!in.empty() && in.back() == '=') pad = (in.size() >= 2 && in[in.size() - 2] == '=') ? 2 : 1;
+    auto value = [](char c) -> int {
+        if (c >= 'A' && c <= 'Z') return c - 'A';
+        if (c >= 'a' && c <= 'z') return c - 'a' + 26;
+        if (c >= '0' && c <= '9') return c - '0' + 52;
+        if (c == '+') return 62;
+        if (c == '/') return 63;
+        return -1;
+    };
+    std::string out;
+    out.reserve(in.size() / 4 * 3);
+    for (std::size_t i = 0; i < in.size(); i += 4) {
+        const bool last = i + 4 == in.size();
+        std::uint32_t v = 0;
+        for (std::size_t j = 0; j < 4; ++j) {
+            const bool is_pad = last && j >= 4 - pad;
+            const int d = is_pad ? 0 : value(in[i + j]);
+            if (d < 0) return std::nullopt;
+            v = (v << 6) | static_cast<std::uint32_t>(d);
+        }
+        out += static_cast<char>((v >> 16) & 0xff);
+        if (!(last && pad == 2)) out += static_cast<char>((v >> 8) & 0xff);
+        if (!(last && pad >= 1)) out += static_cast<char>(v & 0xff);
+    }
     return out;
 }
 

@@ -1,6 +1,8 @@
 #pragma once
 // Route key -> route. Exact, case-sensitive match, falling back to $default (as AWS does).
+#include <chrono>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -15,6 +17,7 @@ struct Route {
     std::string key;
     std::shared_ptr<integration::Integration> integration;
     bool route_response = false;
+    std::optional<std::chrono::milliseconds> timeout;  // overrides the integration's
 };
 
 class RouteTable {
