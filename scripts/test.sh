@@ -2,7 +2,9 @@
 # Installs what the tests need, builds, and runs every test suite:
 #   1. release build: unit tests (CTest) and the end-to-end suite against the built binary
 #   2. AddressSanitizer + UBSan build: unit tests and the end-to-end suite again
-# Set WSGATE_SKIP_ASAN=1 for a quicker local loop.
+#   3. ThreadSanitizer build: unit tests and the end-to-end concurrency scenarios
+#   4. every libFuzzer target for a bounded time
+# WSGATE_SKIP_ASAN=1, WSGATE_SKIP_TSAN=1, WSGATE_SKIP_FUZZ=1 skip a stage for a quicker local loop.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
@@ -38,6 +40,26 @@ if [[ "${WSGATE_SKIP_ASAN:-0}" != 1 ]]; then
 
     step "end-to-end tests (asan)"
     WSGATE_BIN="$root/build/asan/src/app/wsgate" WSGATE_E2E_SLOW=1 node --test --test-concurrency=2 tests/e2e/
+fi
+
+if [[ "${WSGATE_SKIP_TSAN:-0}" != 1 ]]; then
+    # ThreadSanitizer: the unit tests, and the scenarios where threads meet (management posts from
+    # other threads, drain under load) against a TSan gateway. Any report aborts the process.
+    step "ThreadSanitizer build"
+    cmake --preset tsan >/dev/null
+    cmake --build --preset tsan -j "$jobs"
+    export TSAN_OPTIONS=halt_on_error=1:abort_on_error=1:second_deadlock_stack=1
+    step "unit tests (tsan)"
+    ctest --preset tsan -j "$jobs"
+    step "end-to-end concurrency scenarios (tsan)"
+    WSGATE_BIN="$root/build/tsan/src/app/wsgate" WSGATE_E2E_SLOW=1 node --test --test-concurrency=2 \
+        tests/e2e/core_lifecycle.test.js tests/e2e/mgmt_sdkjs.test.js tests/e2e/mgmt_backpressure.test.js
+fi
+
+if [[ "${WSGATE_SKIP_FUZZ:-0}" != 1 ]]; then
+    # Each libFuzzer target for a bounded time, from the committed seeds (fuzz/README.md).
+    step "fuzzing (${WSGATE_FUZZ_SECONDS:-15} s per target)"
+    fuzz/run --seconds "${WSGATE_FUZZ_SECONDS:-15}"
 fi
 
 step "all tests passed"
