@@ -1,5 +1,7 @@
 #include "auth/authorizer.h"
 
+#include "common/event_json.h"
+
 #include <boost/json/array.hpp>
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
@@ -60,22 +62,6 @@ std::string excerpt(std::string_view s) {
     constexpr std::size_t kMax = 200;
     if (s.size() <= kMax) return std::string(s);
     return std::string(s.substr(0, kMax)) + "...";
-}
-
-// "headers" keeps the last value of a repeated name, "multiValueHeaders" all of them.
-void add_single_and_multi(json::object& event, std::string_view single_key,
-                          std::string_view multi_key,
-                          const std::vector<std::pair<std::string, std::string>>& list) {
-    json::object single;
-    json::object multi;
-    for (const auto& [k, v] : list) {
-        single[k] = v;
-        auto& arr = multi[k];
-        if (!arr.is_array()) arr = json::array();
-        arr.get_array().emplace_back(v);
-    }
-    event[single_key] = std::move(single);
-    event[multi_key] = std::move(multi);
 }
 
 // ---- Policy evaluation ----

@@ -1,5 +1,7 @@
 #include "integration/events.h"
 
+#include "common/event_json.h"
+
 #include <boost/json/object.hpp>
 #include <boost/json/serialize.hpp>
 #include <openssl/evp.h>
@@ -38,27 +40,13 @@ json::object request_context(const ConnectionContext& c, const EventIds& ids, st
     return rc;
 }
 
-// "headers" keeps the last value of a repeated name, "multiValueHeaders" all of them, as AWS does.
-void add_multi(json::object& event, const char* single_key, const char* multi_key, const HeaderList& list) {
-    json::object single;
-    json::object multi;
-    for (const auto& [k, v] : list) {
-        single[k] = v;
-        auto& arr = multi[k];
-        if (!arr.is_array()) arr = json::array();
-        arr.get_array().emplace_back(v);
-    }
-    event[single_key] = std::move(single);
-    event[multi_key] = std::move(multi);
-}
-
 }  // namespace
 
 std::string connect_event(const ConnectionContext& c, const EventIds& ids, const HeaderList& headers,
                           const HeaderList& query, bool has_query) {
     json::object e;
-    add_multi(e, "headers", "multiValueHeaders", headers);
-    if (has_query) add_multi(e, "queryStringParameters", "multiValueQueryStringParameters", query);
+    add_single_and_multi(e, "headers", "multiValueHeaders", headers);
+    if (has_query) add_single_and_multi(e, "queryStringParameters", "multiValueQueryStringParameters", query);
     e["requestContext"] = request_context(c, ids, "$connect", "CONNECT");
     e["isBase64Encoded"] = false;
     return json::serialize(e);
@@ -80,7 +68,7 @@ std::string disconnect_event(const ConnectionContext& c, const EventIds& ids, st
     json::object e;
     // AWS sends this fixed header set on DISCONNECT, whatever the upgrade request carried.
     const HeaderList headers{{"Host", std::string(host)}, {"x-api-key", ""}, {"X-Forwarded-For", ""}, {"x-restapi", ""}};
-    add_multi(e, "headers", "multiValueHeaders", headers);
+    add_single_and_multi(e, "headers", "multiValueHeaders", headers);
     auto rc = request_context(c, ids, "$disconnect", "DISCONNECT");
     rc["disconnectStatusCode"] = status_code;
     rc["disconnectReason"] = reason;

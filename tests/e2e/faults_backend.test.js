@@ -10,6 +10,7 @@ import { test } from 'node:test';
 
 import { AWS_ID, closedPort, deferred, sleep, startBackend, waitUntil } from './lib/backend.js';
 import { startGateway } from './lib/gateway.js';
+import { startBystander } from './lib/bystander.js';
 import { connect, connectRejected } from './lib/ws.js';
 
 const SETTLE_MS = 300;
@@ -168,33 +169,6 @@ async function openMany(gw, recorder, n) {
   return out;
 }
 
-// A bystander that sends numbered messages to the healthy $default route one after the other and
-// checks every echo, until stopped. stop() resolves with how many round trips it made.
-function startBystander(c, label = 'bystander') {
-  let running = true;
-  let count = 0;
-  let error = null;
-  const done = (async () => {
-    while (running) {
-      const text = `${label} ${count}`;
-      await c.send(text);
-      assert.equal(await c.nextMessage(15_000), text, `${label}: wrong echo`);
-      count++;
-    }
-    return count;
-  })();
-  done.catch((err) => { error = err; });
-  return {
-    get count() { return count; },
-    // Waits for at least `n` more round trips (proves the bystander is being served right now).
-    async progress(n = 3) {
-      const target = count + n;
-      await waitUntil(() => count >= target || error, { timeoutMs: 20_000, what: `${label}: ${n} more round trips` });
-      if (error) throw error;
-    },
-    async stop() { running = false; return done; },
-  };
-}
 
 const ERROR_FRAME = /^\{"message": "([^"]+)", "connectionId":"([A-Za-z0-9_-]{15}=)", "requestId":"([A-Za-z0-9_-]{15}=)"\}$/;
 function assertErrorFrame(frame, message, connectionId) {

@@ -13,6 +13,7 @@ import { test } from 'node:test';
 import { defaultHandler, deferred, gatewayConfig, sleep, startBackend, waitUntil } from './lib/backend.js';
 import { startGateway } from './lib/gateway.js';
 import { PostToConnectionCommand, RawWsClient, openClient as openMgmtClient, sdkClient, startMgmt, waitPostable } from './lib/mgmt.js';
+import { startBystander } from './lib/bystander.js';
 import { connect, startConnect } from './lib/ws.js';
 
 const SETTLE_MS = 300;
@@ -36,32 +37,6 @@ async function open(gw, be, options) {
   return c;
 }
 
-// A bystander that sends numbered messages through $default one after the other and checks each
-// echo, until stopped. progress(n) waits for n more round trips: it is being served right now.
-function startBystander(c, label = 'bystander') {
-  let running = true;
-  let count = 0;
-  let error = null;
-  const done = (async () => {
-    while (running) {
-      const text = `${label} ${count}`;
-      await c.send(text);
-      assert.equal(await c.nextMessage(20_000), text, `${label}: wrong echo`);
-      count++;
-    }
-    return count;
-  })();
-  done.catch((err) => { error = err; });
-  return {
-    get count() { return count; },
-    async progress(n = 3) {
-      const target = count + n;
-      await waitUntil(() => count >= target || error, { timeoutMs: 30_000, what: `${label}: ${n} more round trips` });
-      if (error) throw error;
-    },
-    async stop() { running = false; return done; },
-  };
-}
 
 // One masked client frame (RFC 6455 §5.2), optionally without FIN.
 function clientFrame(opcode, payload, { fin = true, announced } = {}) {
