@@ -423,7 +423,8 @@ Settings parse_tree(const YAML::Node& root) {
             if (key.front() == '$' && key != "$connect" && key != "$disconnect" && key != "$default") {
                 fail(path, "keys starting with '$' are reserved for $connect, $disconnect and $default");
             }
-            expect_keys(kv.second, path, {"integration", "route_response", "api_key_required", "timeout_ms"});
+            expect_keys(kv.second, path,
+                        {"integration", "route_response", "api_key_required", "timeout_ms", "authorization_type"});
             RouteSettings r;
             if (!kv.second["integration"]) fail(join(path, "integration"), "required");
             r.integration = scalar(kv.second["integration"], join(path, "integration"));
@@ -439,6 +440,14 @@ Settings parse_tree(const YAML::Node& root) {
                 // The key travels on the upgrade request, so $connect is where it can be checked.
                 if (r.api_key_required && key != "$connect") {
                     fail(join(path, "api_key_required"), "API keys are checked on $connect only");
+                }
+            }
+            if (kv.second["authorization_type"]) {
+                const std::string at = scalar(kv.second["authorization_type"], join(path, "authorization_type"));
+                if (at == "AWS_IAM") r.aws_iam = true;
+                else if (at != "NONE") fail(join(path, "authorization_type"), "expected NONE or AWS_IAM, got '" + at + "'");
+                if (r.aws_iam && key != "$connect") {
+                    fail(join(path, "authorization_type"), "authorization applies to $connect only");
                 }
             }
             if (kv.second["timeout_ms"]) {

@@ -41,6 +41,7 @@ struct RouteSettings {
     std::string integration;   // key of Settings::integrations
     bool route_response = false;  // two-way: send the integration's body back to the client
     bool api_key_required = false;  // $connect only: x-api-key must name a configured key
+    bool aws_iam = false;           // $connect only: the upgrade must be SigV4-signed (AWS_IAM)
     std::optional<milliseconds> timeout;  // overrides the integration's timeout_ms for this route
 };
 

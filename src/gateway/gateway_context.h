@@ -9,6 +9,7 @@
 #include <unordered_map>
 
 #include "auth/authorizer.h"
+#include "auth/sigv4.h"
 #include "common/token_bucket.h"
 #include "observability/access_log.h"
 #include "observability/metrics.h"
@@ -65,6 +66,7 @@ struct GatewayContext {
     observability::NodeMetrics* node_metrics = nullptr;
     const observability::AccessLogger* access_log = nullptr;  // null: no access log
     std::unique_ptr<ConnectAuthorizer> authorizer;            // null: no authorizer on $connect
+    std::unique_ptr<auth::CredentialStore> iam_credentials;   // AWS_IAM on $connect: who may sign
 
     std::atomic<bool> shutting_down{false};
     // WebSocket sessions from the upgrade request until their $disconnect has returned; the drain

@@ -11,6 +11,7 @@
 #include <boost/beast/http/write.hpp>
 #include <boost/beast/websocket/error.hpp>
 #include <boost/json/serialize.hpp>
+#include <boost/json/string.hpp>
 #include <boost/url/parse.hpp>
 
 #include <array>
@@ -133,6 +134,7 @@ net::awaitable<void> WsSession::run(HttpRequest req) {
 
     // AWS's order on $connect: API key, then the authorizer, then the $connect integration.
     if (!co_await check_api_key(req)) co_return;
+    if (ctx_.iam_credentials && !co_await check_iam(req)) co_return;
     if (ctx_.authorizer && !co_await run_authorizer(req)) co_return;
     std::string subprotocol;
     if (!co_await run_connect_route(req, subprotocol)) co_return;
@@ -220,6 +222,27 @@ net::awaitable<bool> WsSession::check_api_key(const HttpRequest& req) {
         co_return false;
     }
     context_.api_key = std::string(key);
+    co_return true;
+}
+
+// AWS_IAM: the upgrade request is SigV4-signed for execute-api, with headers or (from browsers,
+// which cannot set headers) as a presigned URL; the same verifier as the management API's.
+net::awaitable<bool> WsSession::check_iam(const HttpRequest& req) {
+    std::vector<auth::Header> headers;
+    headers.reserve(16);
+    for (const auto& f : req) headers.push_back({f.name_string(), f.value()});
+    const auth::SigV4Request sreq{req.method_string(), req.target(), headers, req.body()};
+    auth::VerifyOptions opt;
+    opt.region = ctx_.settings.management.region;
+    opt.now = now();
+    const auto v = auth::verify(sreq, *ctx_.iam_credentials, opt);
+    if (v.status != auth::VerifyStatus::ok) {
+        const std::string body = R"({"message":)" + boost::json::serialize(boost::json::string(v.message)) + "}";
+        log_access({"CONNECT", "$connect", new_aws_id(), "", 403, -1, -1, auth::status_name(v.status)});
+        co_await reject_handshake(403, body);
+        co_return false;
+    }
+    context_.access_key = v.credential->access_key_id;
     co_return true;
 }
 

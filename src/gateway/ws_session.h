@@ -48,6 +48,7 @@ class WsSession final : public Connection, public std::enable_shared_from_this<W
     };
 
     boost::asio::awaitable<bool> check_api_key(const HttpRequest& req);
+    boost::asio::awaitable<bool> check_iam(const HttpRequest& req);
     boost::asio::awaitable<bool> run_authorizer(const HttpRequest& req);
     boost::asio::awaitable<bool> run_connect_route(const HttpRequest& req, std::string& subprotocol);
     boost::asio::awaitable<void> reject_handshake(unsigned status, std::string_view body);

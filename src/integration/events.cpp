@@ -16,6 +16,7 @@ json::object identity(const ConnectionContext& c) {
     if (c.user_agent) id["userAgent"] = *c.user_agent;
     id["sourceIp"] = c.source_ip;
     if (c.api_key) id["apiKey"] = *c.api_key;
+    if (c.access_key) id["accessKey"] = *c.access_key;
     return id;
 }
 

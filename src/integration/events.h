@@ -25,6 +25,7 @@ struct ConnectionContext {
     std::optional<std::string> user_agent;  // omitted from identity when the client sent none
     std::int64_t connected_at_ms = 0;
     std::optional<std::string> api_key;     // identity.apiKey, when $connect required one
+    std::optional<std::string> access_key;  // identity.accessKey, when $connect was AWS_IAM-signed
     // requestContext.authorizer ({"principalId", ...context}) when a $connect authorizer allowed
     // the connection; repeated on every event of the connection, as on AWS.
     std::shared_ptr<const boost::json::object> authorizer;
