@@ -178,7 +178,10 @@ test('client stops reading while the backend keeps posting: 429 once its queue i
   assert.ok(byRounds > 0, 'the bystander made progress during the flood');
   // 1 MiB queue + kernel buffers: only a bounded number of 64 KiB messages can be accepted.
   assert.ok(accepted < 200, `${accepted} POSTs accepted for a client that does not read`);
-  assert.ok(rssMax < 200 * 1048576, `gateway RSS reached ${mb(rssMax)} (bound: 200 MB)`);
+  // Under AddressSanitizer freed memory sits in its quarantine (256 MB by default) before reuse,
+  // so the bound there is the quarantine plus the same margin.
+  const boundMb = process.env.WSGATE_E2E_SLOW ? 200 + 256 : 200;
+  assert.ok(rssMax < boundMb * 1048576, `gateway RSS reached ${mb(rssMax)} (bound: ${boundMb} MB)`);
   assert.ok(rssEnd - rssStart < 100 * 1048576, `gateway RSS grew by ${mb(rssEnd - rssStart)} over 2000 refused POSTs`);
 
   // Reading again: exactly the accepted messages arrive, nothing refused.
