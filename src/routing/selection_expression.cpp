@@ -164,12 +164,6 @@ std::optional<SelectionExpression> SelectionExpression::compile(std::string_view
     return out;
 }
 
-// UBSan's vptr check on the stack resource below probes memory through a pipe(); when the process
-// is out of file descriptors (a tested fault) the probe fails and UBSan reports a valid object as
-// having an invalid vptr. The object is a local of this function, so the check adds nothing here.
-#if defined(__clang__) || defined(__GNUC__)
-__attribute__((no_sanitize("vptr")))
-#endif
 std::optional<std::string> SelectionExpression::evaluate(std::string_view body) const {
     std::string key;
     if (!uses_body_) {
