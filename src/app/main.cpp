@@ -34,7 +34,7 @@ int main(int argc, char** argv) {
                                                        : log::Level::info);
         gateway::Server server(settings);
 #ifdef WSGATE_HAVE_MANAGEMENT
-        management::ManagementApi api(settings, server.registry(), &server.context());
+        management::ManagementApi api(server.context());
         server.set_http_handler(&api);
 #endif
         const auto ep = server.local_endpoint();

@@ -66,7 +66,10 @@ struct GatewayContext {
     observability::NodeMetrics* node_metrics = nullptr;
     const observability::AccessLogger* access_log = nullptr;  // null: no access log
     std::unique_ptr<ConnectAuthorizer> authorizer;            // null: no authorizer on $connect
-    std::unique_ptr<auth::CredentialStore> iam_credentials;   // AWS_IAM on $connect: who may sign
+    // Who may sign: the management API and AWS_IAM on $connect verify against the same store (and
+    // share its signing-key cache).
+    std::unique_ptr<auth::CredentialStore> credentials;
+    bool connect_requires_iam = false;  // routes.$connect.authorization_type: AWS_IAM
 
     std::atomic<bool> shutting_down{false};
     // WebSocket sessions from the upgrade request until their $disconnect has returned; the drain

@@ -121,13 +121,13 @@ void Server::build_stages() {
         stage_metrics_.push_back(std::move(metrics));
     }
     ctx_->connect_bucket = make_bucket(t.connections);
-    if (const auto it = settings_.routes.find("$connect"); it != settings_.routes.end() && it->second.aws_iam) {
-        std::vector<auth::Credential> creds;
-        for (const auto& c : settings_.management.credentials) {
-            creds.push_back({c.access_key_id, c.secret_access_key, c.session_token});
-        }
-        ctx_->iam_credentials = std::make_unique<auth::CredentialStore>(std::move(creds));
+    std::vector<auth::Credential> creds;
+    for (const auto& c : settings_.management.credentials) {
+        creds.push_back({c.access_key_id, c.secret_access_key, c.session_token});
     }
+    ctx_->credentials = std::make_unique<auth::CredentialStore>(std::move(creds));
+    const auto connect = settings_.routes.find("$connect");
+    ctx_->connect_requires_iam = connect != settings_.routes.end() && connect->second.aws_iam;
     if (const auto& a = settings_.authorizer; !a.integration.empty()) {
         auto authz = std::make_unique<ConnectAuthorizer>();
         authz->backend = std::dynamic_pointer_cast<integration::HttpIntegration>(integrations_.at(a.integration));

@@ -134,7 +134,7 @@ net::awaitable<void> WsSession::run(HttpRequest req) {
 
     // AWS's order on $connect: API key, then the authorizer, then the $connect integration.
     if (!co_await check_api_key(req)) co_return;
-    if (ctx_.iam_credentials && !co_await check_iam(req)) co_return;
+    if (ctx_.connect_requires_iam && !co_await check_iam(req)) co_return;
     if (ctx_.authorizer && !co_await run_authorizer(req)) co_return;
     std::string subprotocol;
     if (!co_await run_connect_route(req, subprotocol)) co_return;
@@ -235,7 +235,7 @@ net::awaitable<bool> WsSession::check_iam(const HttpRequest& req) {
     auth::VerifyOptions opt;
     opt.region = ctx_.settings.management.region;
     opt.now = now();
-    const auto v = auth::verify(sreq, *ctx_.iam_credentials, opt);
+    const auto v = auth::verify(sreq, *ctx_.credentials, opt);
     if (v.status != auth::VerifyStatus::ok) {
         const std::string body = R"({"message":)" + boost::json::serialize(boost::json::string(v.message)) + "}";
         log_access({"CONNECT", "$connect", new_aws_id(), "", 403, -1, -1, auth::status_name(v.status)});

@@ -29,13 +29,6 @@ constexpr std::string_view kLimit =
     "The client is sending more than the allowed number of requests per unit of time or the WebSocket "
     "client side buffer is full.";
 
-std::vector<auth::Credential> to_auth(const std::vector<config::Credential>& in) {
-    std::vector<auth::Credential> out;
-    out.reserve(in.size());
-    for (const auto& c : in) out.push_back({c.access_key_id, c.secret_access_key, c.session_token});
-    return out;
-}
-
 HttpResponse success(http::status status) {
     HttpResponse res{status, 11};
     res.set(http::field::server, "wsgate");
@@ -46,9 +39,7 @@ HttpResponse success(http::status status) {
 
 }  // namespace
 
-ManagementApi::ManagementApi(const config::Settings& settings, gateway::ConnectionRegistry& registry,
-                             const gateway::GatewayContext* ctx)
-    : settings_(settings), registry_(registry), ctx_(ctx), credentials_(to_auth(settings.management.credentials)) {}
+ManagementApi::ManagementApi(const gateway::GatewayContext& ctx) : ctx_(ctx), settings_(ctx.settings) {}
 
 bool ManagementApi::matches(std::string_view target) const { return mentions_connections(target); }
 
@@ -67,8 +58,8 @@ boost::asio::awaitable<HttpResponse> ManagementApi::handle(HttpRequest req, cons
 HttpResponse ManagementApi::respond(HttpRequest& req) const {
     const auto method = req.method_string();
     HttpResponse res = decide(req);
-    if (ctx_ != nullptr && ctx_->node_metrics != nullptr) {
-        ctx_->node_metrics->management_request(method, static_cast<int>(res.result_int())).inc();
+    if (ctx_.node_metrics != nullptr) {
+        ctx_.node_metrics->management_request(method, static_cast<int>(res.result_int())).inc();
     }
     return res;
 }
@@ -80,8 +71,7 @@ HttpResponse ManagementApi::decide(HttpRequest& req) const {
     if (target.shape == ConnectionsTarget::Shape::bad_encoding) {
         return aws_error(400, "BadRequestException", "Invalid percent-encoding in the request path", keep_alive);
     }
-    if (target.shape != ConnectionsTarget::Shape::connection ||
-        std::find(settings_.stages.begin(), settings_.stages.end(), target.stage) == settings_.stages.end()) {
+    if (target.shape != ConnectionsTarget::Shape::connection || !ctx_.is_stage(target.stage)) {
         return aws_error(403, "ForbiddenException", "Forbidden", keep_alive);
     }
     const auto verb = req.method();
@@ -97,11 +87,11 @@ HttpResponse ManagementApi::decide(HttpRequest& req) const {
         auth::VerifyOptions opt;
         opt.region = settings_.management.region;
         opt.now = std::chrono::system_clock::now();
-        const auto v = auth::verify(sreq, credentials_, opt);
+        const auto v = auth::verify(sreq, *ctx_.credentials, opt);
         if (v.status != auth::VerifyStatus::ok) {
-            if (ctx_ != nullptr && ctx_->node_metrics != nullptr) {
+            if (ctx_.node_metrics != nullptr) {
                 // VerifyStatus lists ok first, then the failures in SigV4Failure's order.
-                ctx_->node_metrics
+                ctx_.node_metrics
                     ->sigv4_failure(static_cast<observability::SigV4Failure>(static_cast<int>(v.status) - 1))
                     .inc();
             }
@@ -109,12 +99,11 @@ HttpResponse ManagementApi::decide(HttpRequest& req) const {
         }
     }
     // Throttled after authentication, so that unsigned noise cannot use up the signed callers' rate.
-    if (ctx_ != nullptr && ctx_->management_bucket &&
-        !ctx_->management_bucket->try_acquire(std::chrono::steady_clock::now())) {
+    if (ctx_.management_bucket && !ctx_.management_bucket->try_acquire(std::chrono::steady_clock::now())) {
         return aws_error(429, "LimitExceededException", "Rate exceeded", keep_alive);
     }
 
-    const auto conn = registry_.find(target.connection_id);
+    const auto conn = ctx_.registry.find(target.connection_id);
     if (!conn) return aws_error(410, "GoneException", kGone, keep_alive);
 
     HttpResponse res;
@@ -124,9 +113,7 @@ HttpResponse ManagementApi::decide(HttpRequest& req) const {
             case SendResult::queued: res = success(http::status::ok); break;
             // Clients retry 429s, so 429 is only ever answered for a message that was not queued.
             case SendResult::queue_full:
-                if (ctx_ != nullptr) {
-                    if (const auto* st = ctx_->stage(target.stage)) st->metrics->send_queue_drops.inc();
-                }
+                if (const auto* st = ctx_.stage(target.stage)) st->metrics->send_queue_drops.inc();
                 return aws_error(429, "LimitExceededException", kLimit, keep_alive);
             case SendResult::gone: return aws_error(410, "GoneException", kGone, keep_alive);
         }

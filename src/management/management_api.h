@@ -15,9 +15,9 @@ inline constexpr std::size_t kMaxPostBytes = 131072;
 
 class ManagementApi final : public gateway::HttpHandler {
   public:
-    // `ctx` supplies the node's metrics and the management throttle (either may be absent).
-    ManagementApi(const config::Settings& settings, gateway::ConnectionRegistry& registry,
-                  const gateway::GatewayContext* ctx = nullptr);
+    // The context supplies the settings, the registry, the credentials, the node's metrics and the
+    // management throttle.
+    explicit ManagementApi(const gateway::GatewayContext& ctx);
 
     bool matches(std::string_view target) const override;
     gateway::HttpResponse body_too_large(const gateway::HttpRequest& header_only) const override;
@@ -31,10 +31,8 @@ class ManagementApi final : public gateway::HttpHandler {
   private:
     gateway::HttpResponse decide(gateway::HttpRequest& req) const;
 
+    const gateway::GatewayContext& ctx_;
     const config::Settings& settings_;
-    gateway::ConnectionRegistry& registry_;
-    const gateway::GatewayContext* ctx_;
-    auth::CredentialStore credentials_;
 };
 
 }  // namespace wsgate::management
