@@ -94,11 +94,14 @@ test('SIGTERM sent as soon as the banner line appears still drains and exits 0 (
   // The banner is the readiness signal scripts and supervisors wait for; a SIGTERM right after it
   // must take the graceful path, not the default action of the signal.
   const results = [];
+  const failures = [];
   for (let i = 0; i < 10; i++) {
     const gw = await startGateway(t);
-    results.push(await gw.stop('SIGTERM'));
+    const code = await gw.stop('SIGTERM');
+    results.push(code);
+    if (code !== 0) failures.push(`start ${i}: ${JSON.stringify(gw.exitInfo())}\n${gw.stderr}`);
   }
-  assert.deepEqual(results, Array(10).fill(0), 'exit codes (null = killed by the signal itself)');
+  assert.deepEqual(results, Array(10).fill(0), `exit codes (null = ended by a signal):\n${failures.join('\n')}`);
 });
 
 function assertConfigError(r, key) {
