@@ -44,11 +44,13 @@ Server::Server(const config::Settings& settings)
                 integrations_[name] = std::make_shared<integration::EchoIntegration>();
                 break;
             case config::IntegrationSettings::Type::http:
-                integrations_[name] = std::make_shared<integration::HttpIntegration>(ioc_, is);
+                integrations_[name] = std::make_shared<integration::HttpIntegration>(
+                    ioc_, is, &node_metrics_.backend_pool_in_use(name));
                 break;
             case config::IntegrationSettings::Type::http_proxy:
                 integrations_[name] = std::make_shared<integration::HttpProxyIntegration>(
-                    std::make_shared<integration::HttpIntegration>(ioc_, is), is);
+                    std::make_shared<integration::HttpIntegration>(ioc_, is, &node_metrics_.backend_pool_in_use(name)),
+                    is);
                 break;
         }
     }

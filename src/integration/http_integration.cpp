@@ -14,6 +14,7 @@
 #include <boost/beast/http.hpp>
 
 #include "integration/proxy_response.h"
+#include "observability/metrics.h"
 
 namespace wsgate::integration {
 
@@ -59,8 +60,9 @@ Result failed(Failure f, std::string detail) {
 
 }  // namespace
 
-HttpIntegration::HttpIntegration(net::io_context& ioc, config::IntegrationSettings settings)
-    : ioc_(ioc), settings_(std::move(settings)) {}
+HttpIntegration::HttpIntegration(net::io_context& ioc, config::IntegrationSettings settings,
+                                 observability::Gauge* in_use)
+    : ioc_(ioc), settings_(std::move(settings)), in_use_gauge_(in_use) {}
 
 HttpIntegration::~HttpIntegration() = default;
 
@@ -110,6 +112,7 @@ net::awaitable<HttpIntegration::Slot> HttpIntegration::acquire(Clock::time_point
         std::lock_guard lock(mu_);
         if (in_use_ < settings_.max_connections) {
             ++in_use_;
+            publish_in_use();
             Slot s;
             if (!idle_.empty()) {
                 s.conn = std::move(idle_.back());
@@ -145,6 +148,7 @@ void HttpIntegration::release(std::unique_ptr<Connection> conn) {
     }
     if (waiters_.empty()) {
         --in_use_;
+        publish_in_use();
         return;
     }
     // Hand this slot straight to the oldest waiter; its timer lives on its own executor.
@@ -152,6 +156,12 @@ void HttpIntegration::release(std::unique_ptr<Connection> conn) {
     waiters_.pop_front();
     w->granted = true;
     net::post(w->timer.get_executor(), [w] { w->timer.cancel(); });
+}
+
+// A slot handed straight to a waiter stays in use, so only the two places that change in_use_
+// publish it. Set rather than add: the gauge then cannot drift from the count it mirrors.
+void HttpIntegration::publish_in_use() {
+    if (in_use_gauge_ != nullptr) in_use_gauge_->set(static_cast<std::int64_t>(in_use_));
 }
 
 net::awaitable<HttpIntegration::RawResponse> HttpIntegration::exchange(Connection& c, std::shared_ptr<Request> request,

@@ -16,11 +16,17 @@
 #include "config/settings.h"
 #include "integration/integration.h"
 
+namespace wsgate::observability {
+class Gauge;
+}
+
 namespace wsgate::integration {
 
 class HttpIntegration final : public Integration, public std::enable_shared_from_this<HttpIntegration> {
   public:
-    HttpIntegration(boost::asio::io_context& ioc, config::IntegrationSettings settings);
+    // `in_use`, if given, follows the number of pool slots lent out (wsgate_backend_pool_in_use).
+    HttpIntegration(boost::asio::io_context& ioc, config::IntegrationSettings settings,
+                    observability::Gauge* in_use = nullptr);
     ~HttpIntegration() override;
 
     bool wants_event() const override { return true; }
@@ -59,8 +65,11 @@ class HttpIntegration final : public Integration, public std::enable_shared_from
     boost::asio::awaitable<RawResponse> exchange(Connection& c, std::shared_ptr<Request> req,
                                                  Clock::time_point deadline);
 
+    void publish_in_use();  // under mu_
+
     boost::asio::io_context& ioc_;
     const config::IntegrationSettings settings_;
+    observability::Gauge* const in_use_gauge_;
 
     std::mutex mu_;  // guards everything below
     std::vector<std::unique_ptr<Connection>> idle_;

@@ -8,7 +8,7 @@ import { test } from 'node:test';
 
 import { PostToConnectionCommand } from '@aws-sdk/client-apigatewaymanagementapi';
 
-import { gatewayConfig, startBackend, waitUntil } from './lib/backend.js';
+import { deferred, gatewayConfig, startBackend, waitUntil } from './lib/backend.js';
 import { startGateway } from './lib/gateway.js';
 import { CREDS as LOCAL_CREDS, sdkClient } from './lib/mgmt.js';
 import { connect, connectRejected } from './lib/ws.js';
@@ -66,6 +66,44 @@ test('admin listener: /metrics counts connects, messages and errors with AWS nam
   assert.equal(pub.status, 403);
   await c.close(1000);
   await waitUntil(async () => sample((await adminGet(gw, '/metrics')).body, 'wsgate_connections_open', labels) === 0);
+});
+
+test('admin listener: wsgate_backend_pool_in_use follows the backend connections lent out, per integration', async (t) => {
+  const be = await startBackend(t);
+  const cfg = gatewayConfig(be, {
+    routes: { $default: { integration: 'backend', route_response: true }, other: { integration: 'spare', route_response: true } },
+  });
+  cfg.integrations.backend.max_connections = 2;
+  cfg.integrations.spare = { type: 'http', url: be.url };
+  cfg.admin = { listen: '127.0.0.1:0' };
+  const gates = [];
+  be.handler = (e) => {
+    const gate = deferred();
+    gates.push(gate);
+    return gate.promise.then(() => ({ body: { statusCode: 200, body: `done ${e.body}` } }));
+  };
+  const gw = await startGateway(t, { config: cfg });
+  const inUse = async (name) => sample((await adminGet(gw, '/metrics')).body, 'wsgate_backend_pool_in_use', { integration: name });
+  assert.equal(await inUse('backend'), 0);
+  assert.equal(await inUse('spare'), 0, 'every http integration has its series from the start');
+
+  const c = await connect(gw.url);
+  // Three calls held by the backend: two take the pool's two connections, the third waits for one.
+  for (const i of [1, 2, 3]) await c.send(`m${i}`);
+  await be.waitFor((events) => events.filter((e) => e.requestContext.eventType === 'MESSAGE').length === 2);
+  assert.equal(await inUse('backend'), 2);
+  assert.equal(await inUse('spare'), 0);
+  gates[0].resolve();
+  // The freed connection goes straight to the waiting call: still two in use.
+  await be.waitFor((events) => events.filter((e) => e.requestContext.eventType === 'MESSAGE').length === 3);
+  assert.equal(await inUse('backend'), 2);
+  gates[1].resolve();
+  await waitUntil(async () => (await inUse('backend')) === 1, { what: 'one backend connection in use' });
+  gates[2].resolve();
+  await waitUntil(async () => (await inUse('backend')) === 0, { what: 'no backend connection in use' });
+  const got = [await c.nextMessage(), await c.nextMessage(), await c.nextMessage()].sort();
+  assert.deepEqual(got, ['done m1', 'done m2', 'done m3']);
+  await c.close(1000);
 });
 
 test('access log: one JSON line per CONNECT, MESSAGE and DISCONNECT with AWS $context values', async (t) => {
