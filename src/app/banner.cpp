@@ -2,12 +2,22 @@
 
 namespace wsgate::app {
 
-std::string banner(const config::Settings& s, const std::string& host, unsigned short port) {
+std::string banner(const config::Settings& s, const std::string& host, unsigned short port,
+                   const std::string& tls_base) {
     const std::string base = host + ":" + std::to_string(port);
+    // Tests and scripts read the plain port from this first line; the TLS one is on the lines below.
     std::string out = "wsgate " WSGATE_VERSION " listening on " + base + "\n";
     for (const auto& stage : s.stages) {
         out += "  WebSocket:      ws://" + base + "/" + stage + "\n";
         out += "  Management API: http://" + base + "/" + stage + "/@connections/{connectionId}\n";
+        if (tls_base.empty()) continue;
+        out += "  WebSocket:      wss://" + tls_base + "/" + stage + "\n";
+        out += "  Management API: https://" + tls_base + "/" + stage + "/@connections/{connectionId}\n";
+    }
+    if (!tls_base.empty()) {
+        out += "  TLS:            " + tls_base + ", " +
+               (s.tls.min_version == config::TlsSettings::MinVersion::tls1_3 ? "TLS 1.3" : "TLS 1.2 and later") +
+               ", certificate " + s.tls.cert_file + "\n";
     }
     std::string routes;
     for (const auto& [key, r] : s.routes) {

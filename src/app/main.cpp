@@ -41,7 +41,12 @@ int main(int argc, char** argv) {
         // stdout, flushed: tests and scripts read the bound port from the first line.
         std::string host = ep.address().to_string();
         if (ep.address().is_v6()) host = '[' + host + ']';
-        std::string out = app::banner(settings, host, ep.port());
+        std::string tls_base;
+        if (const auto tls = server.tls_endpoint()) {
+            const auto addr = tls->address().to_string();
+            tls_base = (tls->address().is_v6() ? '[' + addr + ']' : addr) + ":" + std::to_string(tls->port());
+        }
+        std::string out = app::banner(settings, host, ep.port(), tls_base);
         if (const auto admin = server.admin_endpoint()) {
             out += "  Admin:          http://" + admin->address().to_string() + ":" + std::to_string(admin->port()) +
                    "/metrics (also /healthz, /readyz)\n";

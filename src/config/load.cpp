@@ -280,6 +280,33 @@ void parse_connection(const YAML::Node& n, ConnectionSettings& c) {
     }
 }
 
+// Only what YAML can tell: the files themselves are read (and the key checked against the
+// certificate) when the server builds its TLS context, which reports errors under these same keys.
+void parse_tls(const YAML::Node& n, TlsSettings& t) {
+    expect_keys(n, "tls", {"listen", "cert_file", "key_file", "min_version"});
+    t.enabled = true;
+    if (n["listen"]) {
+        const auto hp = parse_host_port(scalar(n["listen"], "tls.listen"), "tls.listen");
+        t.listen_address = hp.host;
+        t.listen_port = hp.port;
+    }
+    const auto file = [&](const char* k) {
+        const std::string key = join("tls", k);
+        if (!n[k]) fail(key, "required when tls is configured");
+        std::string path = scalar(n[k], key);
+        if (path.empty()) fail(key, "must not be empty");
+        return path;
+    };
+    t.cert_file = file("cert_file");
+    t.key_file = file("key_file");
+    if (n["min_version"]) {
+        const std::string v = scalar(n["min_version"], "tls.min_version");
+        if (v == "1.2") t.min_version = TlsSettings::MinVersion::tls1_2;
+        else if (v == "1.3") t.min_version = TlsSettings::MinVersion::tls1_3;
+        else fail("tls.min_version", "expected 1.2 or 1.3, got '" + v + "'");
+    }
+}
+
 void add_builtin_integrations(Settings& s) {
     IntegrationSettings echo;
     echo.type = IntegrationSettings::Type::echo;
@@ -345,7 +372,7 @@ Settings parse_tree(const YAML::Node& root) {
     if (root.IsNull()) return s;
     expect_keys(root, "", {"listen", "threads", "api", "stages", "integrations", "routes", "connection",
                            "management", "shutdown", "log_level", "throttling", "admin", "access_log",
-                           "authorizer", "api_keys"});
+                           "authorizer", "api_keys", "tls"});
     if (const auto a = root["authorizer"]) {
         expect_keys(a, "authorizer", {"integration", "identity_source", "cache_ttl_ms", "account_id"});
         if (!a["integration"]) fail("authorizer.integration", "required");
@@ -364,6 +391,7 @@ Settings parse_tree(const YAML::Node& root) {
         }
     }
     if (root["throttling"]) parse_throttling(root["throttling"], s.throttling);
+    if (root["tls"]) parse_tls(root["tls"], s.tls);
     if (const auto admin = root["admin"]) {
         expect_keys(admin, "admin", {"listen"});
         if (admin["listen"]) {
@@ -507,6 +535,16 @@ void validate(const Settings& s) {
     for (const auto& [key, route] : s.routes) {
         if (!s.integrations.contains(route.integration)) {
             fail("routes." + key + ".integration", "no integration named '" + route.integration + "'");
+        }
+    }
+    // Checked here rather than at parse time: --listen may have moved the plain listener.
+    if (s.tls.enabled && s.tls.listen_port != 0) {
+        const auto same = [&](const std::string& addr, std::uint16_t port) {
+            return port == s.tls.listen_port && addr == s.tls.listen_address;
+        };
+        if (same(s.listen_address, s.listen_port)) fail("tls.listen", "the same address as listen; pick another port");
+        if (same(s.observability.admin_address, s.observability.admin_port)) {
+            fail("tls.listen", "the same address as admin.listen; pick another port");
         }
     }
     for (std::size_t i = 0; i < s.stages.size(); ++i) {

@@ -103,6 +103,18 @@ struct ObservabilitySettings {
     std::string access_log_format = "default";  // "default", "clf", or an AWS $context template
 };
 
+// A second listener speaking TLS (wss://, https://) next to the plain one. Off unless the
+// configuration has a `tls` section; the certificate and key are loaded when the server starts.
+struct TlsSettings {
+    enum class MinVersion { tls1_2, tls1_3 };
+    bool enabled = false;
+    std::string listen_address = "127.0.0.1";
+    std::uint16_t listen_port = 8443;
+    std::string cert_file;  // PEM: the server certificate, then any intermediates
+    std::string key_file;   // PEM: its private key, unencrypted
+    MinVersion min_version = MinVersion::tls1_2;
+};
+
 struct Settings {
     std::string listen_address = "127.0.0.1";
     std::uint16_t listen_port = 8080;
@@ -121,6 +133,7 @@ struct Settings {
     ObservabilitySettings observability;
     AuthorizerSettings authorizer;
     std::vector<std::string> api_keys;  // values accepted in x-api-key
+    TlsSettings tls;
 };
 
 }  // namespace wsgate::config

@@ -1,5 +1,6 @@
 #pragma once
-// The layer under Beast's websocket::stream: a tcp_stream whose reads pass through a FrameScanner.
+// The layer under Beast's websocket::stream: a Transport (TCP or TLS) whose reads pass through a
+// FrameScanner, which sees the WebSocket bytes after decryption.
 // When a client frame breaks the frame or message limit, the read that would deliver its header
 // fails with websocket::error::message_too_big instead, before Beast buffers any of the payload;
 // the session then sends the 1009 close itself (Beast sends none for a failed read).
@@ -9,19 +10,19 @@
 #include <boost/asio/buffer.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/beast/core/role.hpp>
-#include <boost/beast/core/tcp_stream.hpp>
 #include <boost/beast/websocket/error.hpp>
 #include <boost/beast/websocket/teardown.hpp>
 
 #include <utility>
 
 #include "gateway/frame_scanner.h"
+#include "gateway/transport.h"
 
 namespace wsgate::gateway {
 
 class GuardedStream {
   public:
-    using next_layer_type = boost::beast::tcp_stream;
+    using next_layer_type = Transport;
     using executor_type = next_layer_type::executor_type;
 
     explicit GuardedStream(next_layer_type&& s) : next_(std::move(s)), scanner_(SIZE_MAX, SIZE_MAX) {}
@@ -61,12 +62,10 @@ class GuardedStream {
 
     // Beast's closing handshake tears down the layer below through these (found by ADL).
     friend void teardown(boost::beast::role_type role, GuardedStream& s, boost::system::error_code& ec) {
-        using boost::beast::websocket::teardown;
-        teardown(role, s.next_.socket(), ec);
+        teardown(role, s.next_, ec);
     }
     template <class TeardownHandler>
     friend void async_teardown(boost::beast::role_type role, GuardedStream& s, TeardownHandler&& handler) {
-        using boost::beast::websocket::async_teardown;
         async_teardown(role, s.next_, std::forward<TeardownHandler>(handler));
     }
 

@@ -13,6 +13,8 @@
 #include <boost/json/string.hpp>
 
 #include "common/ids.h"
+#include "common/log.h"
+#include "gateway/transport.h"
 #include "gateway/ws_session.h"
 
 namespace wsgate::gateway {
@@ -26,6 +28,22 @@ namespace {
 
 constexpr std::size_t kHeaderLimit = 16 * 1024;
 constexpr auto kKeepAliveIdle = std::chrono::seconds(60);
+// How long a TLS peer has to answer our close_notify before the socket is closed anyway.
+constexpr auto kTlsCloseGrace = std::chrono::milliseconds(2000);
+
+// The TLS handshake, within the deadline already set on the TCP stream. A failure (a client that
+// speaks plain HTTP or an old TLS version, bytes that are not TLS, a timeout) concerns that one
+// socket: it is counted, logged at debug level, and the connection is dropped.
+net::awaitable<bool> tls_handshake(GatewayContext& ctx, Transport& stream, const net::ip::tcp::endpoint& peer) {
+    auto [ec] = co_await stream.async_handshake(use_tuple);
+    if (!ec) co_return true;
+    if (ctx.node_metrics != nullptr) ctx.node_metrics->tls_handshake_failures.inc();
+    if (log::enabled(log::Level::debug)) {
+        log::debug("TLS handshake failed from " + peer.address().to_string() + ":" + std::to_string(peer.port()) +
+                   ": " + ec.message());
+    }
+    co_return false;
+}
 
 }  // namespace
 
@@ -51,21 +69,26 @@ HttpResponse aws_error(unsigned status, std::string_view error_type, std::string
     return res;
 }
 
-net::awaitable<void> serve_http(GatewayContext& ctx, net::ip::tcp::socket socket) {
+net::awaitable<void> serve_http(GatewayContext& ctx, net::ip::tcp::socket socket, net::ssl::context* tls) {
     boost::system::error_code ec;
     const auto peer = socket.remote_endpoint(ec);
     if (ec) co_return;
-    beast::tcp_stream stream(std::move(socket));
+    Transport stream = tls != nullptr ? Transport(beast::tcp_stream(std::move(socket)), *tls)
+                                      : Transport(beast::tcp_stream(std::move(socket)));
+    auto& tcp = stream.next_layer();
     beast::flat_buffer buffer;
     auto timeout = ctx.settings.connection.handshake_timeout;
+    // One budget for the TLS handshake and the first request head together.
+    tcp.expires_after(timeout);
+    if (stream.is_tls() && !co_await tls_handshake(ctx, stream, peer)) co_return;
 
-    for (;;) {
+    for (bool first = true;; first = false) {
         http::request_parser<http::string_body> parser;
         parser.header_limit(kHeaderLimit);
         // Beast checks Content-Length against the body limit while parsing the header, so the
         // limit must be in place before the header is read.
         parser.body_limit(ctx.http_handler != nullptr ? ctx.http_handler->max_body_bytes() : 0);
-        stream.expires_after(timeout);
+        if (!first) tcp.expires_after(timeout);
         std::tie(ec, std::ignore) = co_await http::async_read_header(stream, buffer, parser, use_tuple);
         if (ec == http::error::header_limit) {
             auto res = aws_error(431, "RequestHeaderFieldsTooLarge", "Request Header Fields Too Large", false);
@@ -82,11 +105,11 @@ net::awaitable<void> serve_http(GatewayContext& ctx, net::ip::tcp::socket socket
                 break;  // the rest of the body is unread; the connection cannot be reused
             }
             if (ec) break;
-            stream.expires_never();
+            tcp.expires_never();
             const bool client_keep_alive = parser.get().keep_alive();
             auto res = co_await ctx.http_handler->handle(parser.release(), peer);
             res.keep_alive(client_keep_alive);
-            stream.expires_after(timeout);
+            tcp.expires_after(timeout);
             std::tie(ec, std::ignore) = co_await http::async_write(stream, res, use_tuple);
             if (ec || !res.keep_alive()) break;
             timeout = kKeepAliveIdle;
@@ -99,7 +122,7 @@ net::awaitable<void> serve_http(GatewayContext& ctx, net::ip::tcp::socket socket
         const bool known_stage = stage && ctx.is_stage(*stage);
         if (beast::websocket::is_upgrade(parser.get()) && known_stage) {
             if (!parser.is_done()) break;  // an upgrade request must not carry a body
-            stream.expires_never();
+            tcp.expires_never();
             auto session = std::make_shared<WsSession>(ctx, std::move(stream), std::string(*stage), peer);
             co_await session->run(parser.release());
             co_return;
@@ -117,7 +140,7 @@ net::awaitable<void> serve_http(GatewayContext& ctx, net::ip::tcp::socket socket
         if (ec || !keep_alive) break;
         timeout = kKeepAliveIdle;
     }
-    stream.socket().shutdown(net::ip::tcp::socket::shutdown_send, ec);
+    co_await shutdown_send(stream, kTlsCloseGrace);
 }
 
 }  // namespace wsgate::gateway

@@ -1,7 +1,8 @@
 #pragma once
-// The first hop of every TCP connection: read HTTP requests and decide what each one is — a
-// WebSocket upgrade for a stage, a request for the HTTP handler (management API), or a plain
-// request that gets AWS's answer (426 on a stage URL, 403 elsewhere).
+// The first hop of every TCP connection: the TLS handshake (on the TLS listener), then read HTTP
+// requests and decide what each one is — a WebSocket upgrade for a stage, a request for the HTTP
+// handler (management API), or a plain request that gets AWS's answer (426 on a stage URL, 403
+// elsewhere).
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/ip/tcp.hpp>
 
@@ -10,10 +11,16 @@
 
 #include "gateway/gateway_context.h"
 
+namespace boost::asio::ssl {
+class context;
+}
+
 namespace wsgate::gateway {
 
-// Runs on the socket's executor (a strand) until the connection ends.
-boost::asio::awaitable<void> serve_http(GatewayContext& ctx, boost::asio::ip::tcp::socket socket);
+// Runs on the socket's executor (a strand) until the connection ends. `tls`: the TLS listener's
+// context, or null on the plain listener.
+boost::asio::awaitable<void> serve_http(GatewayContext& ctx, boost::asio::ip::tcp::socket socket,
+                                        boost::asio::ssl::context* tls);
 
 // "/dev", "/dev/", "/dev?x=1" -> "dev"; anything else -> nullopt.
 std::optional<std::string_view> stage_of(std::string_view target);

@@ -4,6 +4,7 @@
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/signal_set.hpp>
+#include <boost/asio/ssl/context.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
 #include <boost/asio/use_awaitable.hpp>
@@ -16,6 +17,7 @@
 #include "config/load.h"
 #include "gateway/admin_listener.h"
 #include "gateway/http_session.h"
+#include "gateway/tls.h"
 #include "integration/echo_integration.h"
 #include "integration/http_integration.h"
 #include "integration/http_proxy_integration.h"
@@ -37,7 +39,7 @@ unsigned thread_count(unsigned configured) {
 
 Server::Server(const config::Settings& settings)
     : settings_(settings), threads_(thread_count(settings.threads)), ioc_(static_cast<int>(threads_)), acceptor_(ioc_), admin_acceptor_(ioc_),
-      signals_(ioc_, SIGINT, SIGTERM) {
+      tls_acceptor_(ioc_), signals_(ioc_, SIGINT, SIGTERM) {
     for (const auto& [name, is] : settings.integrations) {
         switch (is.type) {
             case config::IntegrationSettings::Type::echo:
@@ -64,6 +66,12 @@ Server::Server(const config::Settings& settings)
     ctx_ = std::make_unique<GatewayContext>(settings, std::move(*sel), std::move(routes), registry_);
     build_stages();
     open_access_log();
+    if (settings.tls.enabled) {
+        // Before anything listens: a bad certificate or key is a configuration error.
+        std::string tls_err;
+        tls_context_ = make_tls_context(settings.tls, &tls_err);
+        if (!tls_context_) throw config::ConfigError("config: " + tls_err);
+    }
 
     boost::system::error_code ec;
     const auto addr = net::ip::make_address(settings.listen_address, ec);
@@ -86,6 +94,7 @@ Server::Server(const config::Settings& settings)
                                          std::to_string(obs.admin_port) + ": " + ec.message());
         admin_acceptor_.listen();
     }
+    if (tls_context_) open_tls_listener();
 
     // Installed before main() prints the banner: a SIGTERM that follows the banner at once must
     // still drain rather than kill the process.
@@ -167,8 +176,28 @@ std::optional<tcp::endpoint> Server::admin_endpoint() const {
     return admin_acceptor_.local_endpoint();
 }
 
+// wss:// and https:// on a port of their own, served exactly like the plain port once the TLS
+// handshake is done.
+void Server::open_tls_listener() {
+    const auto& t = settings_.tls;
+    boost::system::error_code ec;
+    const tcp::endpoint ep(net::ip::make_address(t.listen_address), t.listen_port);
+    tls_acceptor_.open(ep.protocol());
+    tls_acceptor_.set_option(tcp::acceptor::reuse_address(true));
+    tls_acceptor_.bind(ep, ec);
+    if (ec) throw std::runtime_error("tls.listen: cannot bind " + t.listen_address + ":" +
+                                     std::to_string(t.listen_port) + ": " + ec.message());
+    tls_acceptor_.listen(net::socket_base::max_listen_connections);
+}
+
+std::optional<tcp::endpoint> Server::tls_endpoint() const {
+    if (!tls_acceptor_.is_open()) return std::nullopt;
+    return tls_acceptor_.local_endpoint();
+}
+
 void Server::run() {
-    net::co_spawn(ioc_, accept_loop(), net::detached);
+    net::co_spawn(ioc_, accept_loop(acceptor_, nullptr), net::detached);
+    if (tls_acceptor_.is_open()) net::co_spawn(ioc_, accept_loop(tls_acceptor_, tls_context_.get()), net::detached);
     if (admin_acceptor_.is_open()) net::co_spawn(ioc_, admin_accept_loop(), net::detached);
 
     std::vector<std::thread> pool;
@@ -182,10 +211,10 @@ void Server::stop() {
     net::co_spawn(ioc_, drain(), net::detached);
 }
 
-net::awaitable<void> Server::accept_loop() {
+net::awaitable<void> Server::accept_loop(tcp::acceptor& acceptor, net::ssl::context* tls) {
     for (;;) {
-        auto [ec, socket] = co_await acceptor_.async_accept(net::make_strand(ioc_), use_tuple);
-        if (ec == net::error::operation_aborted || !acceptor_.is_open()) co_return;
+        auto [ec, socket] = co_await acceptor.async_accept(net::make_strand(ioc_), use_tuple);
+        if (ec == net::error::operation_aborted || !acceptor.is_open()) co_return;
         if (ec) {
             // Out of descriptors or similar: back off briefly rather than spin; existing
             // connections keep being served meanwhile.
@@ -196,7 +225,7 @@ net::awaitable<void> Server::accept_loop() {
         }
         socket.set_option(tcp::no_delay(true), ec);
         const auto ex = socket.get_executor();
-        net::co_spawn(ex, serve_http(*ctx_, std::move(socket)), net::detached);
+        net::co_spawn(ex, serve_http(*ctx_, std::move(socket), tls), net::detached);
     }
 }
 
@@ -214,6 +243,7 @@ net::awaitable<void> Server::drain() {
     ctx_->shutting_down = true;
     boost::system::error_code ec;
     acceptor_.close(ec);
+    tls_acceptor_.close(ec);
     registry_.for_each([](Connection& c) { c.close(1001, "Going away"); });
 
     // Wait for every session to finish its close handshake and $disconnect, within the bound.

@@ -15,6 +15,10 @@
 #include "observability/access_log.h"
 #include "observability/metrics.h"
 
+namespace boost::asio::ssl {
+class context;
+}
+
 namespace wsgate::integration {
 class Integration;
 }
@@ -33,6 +37,8 @@ class Server {
     boost::asio::ip::tcp::endpoint local_endpoint() const { return acceptor_.local_endpoint(); }
     // The admin listener's address, if one is configured.
     std::optional<boost::asio::ip::tcp::endpoint> admin_endpoint() const;
+    // The TLS listener's address, if TLS is configured.
+    std::optional<boost::asio::ip::tcp::endpoint> tls_endpoint() const;
     void set_http_handler(HttpHandler* h) { ctx_->http_handler = h; }
 
     // Blocks until shutdown has completed.
@@ -41,7 +47,10 @@ class Server {
     void stop();
 
   private:
-    boost::asio::awaitable<void> accept_loop();
+    // `tls`: the context for connections from this acceptor, or null for plain ones.
+    boost::asio::awaitable<void> accept_loop(boost::asio::ip::tcp::acceptor& acceptor,
+                                             boost::asio::ssl::context* tls);
+    void open_tls_listener();
     boost::asio::awaitable<void> admin_accept_loop();
     void build_stages();
     void open_access_log();
@@ -59,6 +68,8 @@ class Server {
     std::unique_ptr<GatewayContext> ctx_;
     boost::asio::ip::tcp::acceptor acceptor_;
     boost::asio::ip::tcp::acceptor admin_acceptor_;
+    std::unique_ptr<boost::asio::ssl::context> tls_context_;  // null: TLS is off
+    boost::asio::ip::tcp::acceptor tls_acceptor_;
     boost::asio::signal_set signals_;
     std::atomic<bool> stopping_{false};
 };

@@ -42,7 +42,8 @@ bool hop_header(std::string_view name) {
            beast::iequals(name, "Content-Length");
 }
 
-integration::HeaderList connect_headers(const HttpRequest& req, const std::string& source_ip, unsigned short port) {
+integration::HeaderList connect_headers(const HttpRequest& req, const std::string& source_ip, unsigned short port,
+                                        std::string_view proto) {
     integration::HeaderList out;
     std::string forwarded_for;
     for (const auto& f : req) {
@@ -56,7 +57,7 @@ integration::HeaderList connect_headers(const HttpRequest& req, const std::strin
     // As API Gateway does, say who connected and on which port, appending to a proxy's list.
     out.emplace_back("X-Forwarded-For", forwarded_for.empty() ? source_ip : forwarded_for + ", " + source_ip);
     out.emplace_back("X-Forwarded-Port", std::to_string(port));
-    out.emplace_back("X-Forwarded-Proto", "http");
+    out.emplace_back("X-Forwarded-Proto", std::string(proto));
     return out;
 }
 
@@ -82,7 +83,7 @@ bool query_params(std::string_view target, integration::HeaderList& out) {
 
 }  // namespace
 
-WsSession::WsSession(GatewayContext& ctx, beast::tcp_stream stream, std::string stage, net::ip::tcp::endpoint peer)
+WsSession::WsSession(GatewayContext& ctx, Transport stream, std::string stage, net::ip::tcp::endpoint peer)
     : ctx_(ctx), ws_(std::move(stream)), inflight_wake_(ws_.get_executor()), watchdog_(ws_.get_executor()),
       writer_idle_(ws_.get_executor()) {
     ctx_.live_sessions.fetch_add(1);
@@ -310,8 +311,10 @@ net::awaitable<bool> WsSession::run_connect_route(const HttpRequest& req, std::s
         integration::HeaderList query;
         const bool has_query = query_params(req.target(), query);
         const auto port = beast::get_lowest_layer(ws_).socket().local_endpoint().port();
+        const auto proto = ws_.next_layer().next_layer().is_tls() ? "https" : "http";
         inv.event_json = integration::connect_event(context_, {request_id, now()},
-                                                    connect_headers(req, context_.source_ip, port), query, has_query);
+                                                    connect_headers(req, context_.source_ip, port, proto), query,
+                                                    has_query);
     }
     inv.timeout = route->timeout;
     if (route->integration->wants_parameters()) {
@@ -364,9 +367,11 @@ net::awaitable<void> WsSession::reject_handshake(unsigned status, std::string_vi
     res.body() = std::string(body);
     res.keep_alive(false);
     res.prepare_payload();
+    auto& transport = ws_.next_layer().next_layer();
     auto& tcp = beast::get_lowest_layer(ws_);
     tcp.expires_after(std::chrono::seconds(5));
-    (void)co_await http::async_write(tcp, res, use_tuple);
+    (void)co_await http::async_write(transport, res, use_tuple);
+    co_await shutdown_send(transport, std::chrono::seconds(2));
     beast::error_code ignored;
     tcp.socket().shutdown(net::ip::tcp::socket::shutdown_both, ignored);
     tcp.close();
@@ -602,7 +607,7 @@ net::awaitable<void> WsSession::send_close_after_limit() {
         frame += static_cast<char>(1009 & 0xff);
         frame += kReason;
         tcp.expires_after(std::chrono::seconds(2));
-        (void)co_await net::async_write(tcp, net::buffer(frame), use_tuple);
+        (void)co_await net::async_write(ws_.next_layer().next_layer(), net::buffer(frame), use_tuple);  // TCP or TLS
     }
     // Lingering close: the rest of the oversized message is still arriving. Closing with unread
     // input would send a reset, and the peer would lose the close frame with it (browsers then

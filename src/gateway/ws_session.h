@@ -3,7 +3,6 @@
 // stream; every handler runs on the stream's strand, so its state needs no locks. Other threads
 // reach it only through the Connection interface, which posts onto that strand.
 #include <boost/asio/steady_timer.hpp>
-#include <boost/beast/core/tcp_stream.hpp>
 #include <boost/beast/websocket/stream.hpp>
 
 #include <atomic>
@@ -21,7 +20,7 @@ namespace wsgate::gateway {
 
 class WsSession final : public Connection, public std::enable_shared_from_this<WsSession> {
   public:
-    WsSession(GatewayContext& ctx, boost::beast::tcp_stream stream, std::string stage,
+    WsSession(GatewayContext& ctx, Transport stream, std::string stage,
               boost::asio::ip::tcp::endpoint peer);
     ~WsSession() override;
 

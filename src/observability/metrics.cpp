@@ -457,7 +457,10 @@ std::string_view to_string(SigV4Failure r) noexcept {
     return "unknown";
 }
 
-NodeMetrics::NodeMetrics(Registry& registry) : registry_(registry) {
+NodeMetrics::NodeMetrics(Registry& registry)
+    : tls_handshake_failures(registry.counter("wsgate_tls_handshake_failures_total",
+                                              "Connections to the TLS listener whose TLS handshake failed.")),
+      registry_(registry) {
     for (std::size_t i = 0; i < kSigV4FailureCount; ++i) {
         const auto reason = to_string(static_cast<SigV4Failure>(i));
         sigv4_[i] = &registry_.counter("wsgate_sigv4_failures_total",

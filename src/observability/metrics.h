@@ -185,6 +185,8 @@ void append_label_value_escaped(std::string& out, std::string_view v);
 // - wsgate_backend_pool_in_use{integration}: gauge, pooled backend connections lent out.
 // - wsgate_sigv4_failures_total{reason}: SigV4 verification failures, one series per reason.
 // - wsgate_management_requests_total{method,status}: @connections requests by answer.
+// - wsgate_tls_handshake_failures_total: connections to the TLS listener dropped because their
+//   TLS handshake failed (plain HTTP, an old protocol version, garbage, a timeout).
 // ---------------------------------------------------------------------------------------------
 
 inline constexpr std::string_view kNoRoute = "-";
@@ -260,6 +262,9 @@ class NodeMetrics {
 
     // All six series exist from the start (so they render as 0). Lock-free.
     Counter& sigv4_failure(SigV4Failure r) noexcept { return *sigv4_[static_cast<std::size_t>(r)]; }
+
+    // Lock-free; exists from the start, TLS listener or not.
+    Counter& tls_handshake_failures;
 
     // Registers on first use (Registry mutex): call once per integration at startup and keep it.
     Gauge& backend_pool_in_use(std::string_view integration);

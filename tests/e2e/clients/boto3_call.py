@@ -7,6 +7,7 @@ Request (stdin, JSON):
   {"endpoint": "http://127.0.0.1:PORT/dev", "region": "us-east-1",
    "accessKeyId": "...", "secretAccessKey": "...", "sessionToken": null,
    "maxAttempts": null,                 # total attempts; null: botocore's default retry settings
+   "verify": null,                      # https:// endpoints: CA bundle file (boto3's verify=); null: default
    "calls": [{"op": "post", "id": "...", "text": "hi"},      # Data = UTF-8 of text
              {"op": "post", "id": "...", "b64": "..."},      # Data = base64-decoded bytes
              {"op": "post", "id": "...", "size": 65536, "fill": "x"},
@@ -82,6 +83,7 @@ def main():
         aws_secret_access_key=req["secretAccessKey"],
         aws_session_token=req.get("sessionToken") or None,
         config=Config(**config_args),
+        verify=req.get("verify") or None,
     )
     ex = client.exceptions
     results = []

@@ -197,8 +197,9 @@ function run(cmd, args, { env, input, timeoutMs = 60_000 } = {}) {
 /**
  * Runs a batch of calls in one boto3 process. Each call: {op: 'post'|'get'|'delete', id,
  * text?|b64?|size?+fill?}. Resolves with the driver's result list (one entry per call).
+ * verify: for an https:// endpoint, the CA bundle file boto3 checks the certificate against.
  */
-export async function runBoto3(gw, calls, { creds = CREDS, endpoint, maxAttempts } = {}) {
+export async function runBoto3(gw, calls, { creds = CREDS, endpoint, maxAttempts, verify } = {}) {
   const request = {
     endpoint: endpoint ?? `${gw.httpBase}/dev`,
     region: REGION,
@@ -206,6 +207,7 @@ export async function runBoto3(gw, calls, { creds = CREDS, endpoint, maxAttempts
     secretAccessKey: creds.secretAccessKey,
     sessionToken: creds.sessionToken ?? null,
     maxAttempts: maxAttempts ?? null,
+    verify: verify ?? null,
     calls,
   };
   const r = await run(DEBIAN_PYTHON, [BOTO3_DRIVER], { env: cleanEnv(), input: JSON.stringify(request) });
