@@ -6,7 +6,7 @@ set -euo pipefail
 build_pkgs=(build-essential cmake ninja-build pkg-config libboost1.81-dev libboost-json1.81-dev
             libboost-url1.81-dev libssl-dev libyaml-cpp-dev libhiredis-dev)
 test_pkgs=(googletest libgtest-dev libgmock-dev libbenchmark-dev awscli python3-boto3 python3
-           redis-server clang libclang-rt-14-dev chromium)
+           openssl redis-server clang libclang-rt-14-dev chromium)
 
 want=("${build_pkgs[@]}")
 if [[ "${1:-}" == "--test" ]]; then want+=("${test_pkgs[@]}"); fi
