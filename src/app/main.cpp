@@ -4,6 +4,7 @@
 #include <iostream>
 
 #include "app/banner.h"
+#include "cluster/cluster_node.h"
 #include "common/log.h"
 #include "config/load.h"
 #include "gateway/server.h"
@@ -37,6 +38,13 @@ int main(int argc, char** argv) {
         management::ManagementApi api(server.context());
         server.set_http_handler(&api);
 #endif
+        std::unique_ptr<cluster::ClusterNode> cluster_node;
+        if (settings.cluster.enabled) {
+            cluster_node = std::make_unique<cluster::ClusterNode>(server.context(), server.executor());
+            server.registry().set_observer(cluster_node.get());
+            server.context().remote = cluster_node.get();
+            cluster_node->start();
+        }
         const auto ep = server.local_endpoint();
         // stdout, flushed: tests and scripts read the bound port from the first line.
         std::string host = ep.address().to_string();

@@ -232,6 +232,8 @@ net::awaitable<void> Server::drain() {
         tick.expires_after(std::chrono::milliseconds(10));
         (void)co_await tick.async_wait(use_tuple);
     }
+    // Cluster mode: every local $disconnect has run; tell the cluster this node leaves on purpose.
+    if (ctx_->remote != nullptr) co_await ctx_->remote->leave();
     admin_acceptor_.close(ec);
     log::info("drained; exiting");
     ioc_.stop();

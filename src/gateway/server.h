@@ -28,7 +28,8 @@ class Server {
     explicit Server(const config::Settings& settings);
     ~Server();
 
-    ConnectionRegistry& registry() { return registry_; }
+    LocalRegistry& registry() { return registry_; }
+    boost::asio::any_io_executor executor() { return ioc_.get_executor(); }
     GatewayContext& context() { return *ctx_; }
     boost::asio::ip::tcp::endpoint local_endpoint() const { return acceptor_.local_endpoint(); }
     // The admin listener's address, if one is configured.
