@@ -12,11 +12,13 @@
 #include <unordered_set>
 #include <vector>
 
+#include "channels/channel_index.h"
 #include "cluster/connection_record.h"
 #include "common/ids.h"
 #include "common/log.h"
 #include "common/time_format.h"
 #include "common/utf8.h"
+#include "gateway/channel_ops.h"
 #include "gateway/connection.h"
 #include "gateway/disconnect.h"
 
@@ -118,6 +120,7 @@ ClusterNode::ClusterNode(gateway::GatewayContext& ctx, const net::any_io_executo
                new_aws_id().substr(0, 8);
     rpc_channel_ = key("rpc:" + node_id_);
     reply_channel_ = key("reply:" + node_id_);
+    fan_out_channel_ = key("fanout");
     RedisEndpoint ep;
     ep.host = settings_.redis_host;
     ep.port = settings_.redis_port;
@@ -137,7 +140,7 @@ ClusterNode::~ClusterNode() {
 }
 
 void ClusterNode::start() {
-    bus_->set_subscriptions({rpc_channel_, reply_channel_},
+    bus_->set_subscriptions({rpc_channel_, reply_channel_, fan_out_channel_},
                             [this](std::string_view channel, std::string_view payload) {
                                 on_bus_message(channel, payload);
                             });
@@ -392,7 +395,13 @@ void ClusterNode::on_bus_message(std::string_view channel, std::string_view payl
             log::warn("cluster: unreadable request on " + std::string(channel) + " ignored");
         }
     } else if (channel == reply_channel_) {
-        if (auto r = decode_reply(payload)) handle_reply(*r);
+        if (auto r = decode_reply(payload)) {
+            handle_reply(*r);
+        } else if (auto fr = decode_fan_out_reply(payload)) {
+            handle_fan_out_reply(*fr);
+        }
+    } else if (channel == fan_out_channel_) {
+        if (auto r = decode_fan_out(payload)) handle_fan_out(*r);
     }
 }
 
@@ -430,6 +439,8 @@ void ClusterNode::handle_request(const BusRequest& r) {
     } else if (r.op == RemoteOp::get) {
         body = gateway::connection_info_json(conn->info());
         reply.outcome = Kind::done;
+    } else if (r.op == RemoteOp::join || r.op == RemoteOp::leave) {
+        reply.outcome = gateway::channel_change(ctx_, conn, r.op, r.body);
     } else {
         reply.outcome = conn->close(1000, "Connection Closed Normally") ? Kind::done : Kind::gone;
     }
@@ -444,6 +455,102 @@ void ClusterNode::handle_reply(const BusReply& r) {
     auto p = it->second;
     p->outcome = RemoteOutcome{r.outcome, std::string(r.body)};
     net::post(p->timer.get_executor(), [p] { p->timer.cancel(); });
+}
+
+// ---- fan-out (broadcast extension) ----------------------------------------------------------
+
+net::awaitable<gateway::FanOutResult> ClusterNode::fan_out(gateway::FanOut q) {
+    gateway::FanOutResult none;
+    if (!commands_->connected() || !bus_->connected()) co_return none;
+    const auto ex = co_await net::this_coro::executor;
+    auto pending = std::make_shared<PendingFanOut>(ex);
+    const std::uint64_t request_id = next_request_.fetch_add(1);
+    {
+        std::lock_guard lock(pending_mu_);
+        pending_fan_outs_.emplace(request_id, pending);
+    }
+    BusFanOut m;
+    m.op = q.op;
+    m.request_id = request_id;
+    m.reply_node = node_id_;
+    m.deadline_ms = epoch_ms_now() + settings_.forward_timeout.count();
+    m.stage = q.stage;
+    m.channel = q.channel;
+    m.exclude = q.exclude;
+    m.text = q.text;
+    if (q.body) m.body = *q.body;
+    pending->timer.expires_after(settings_.forward_timeout);
+    std::vector<std::string> cmd{"PUBLISH", fan_out_channel_, encode(m)};
+    auto [ec, receivers] = co_await commands_->async_command(std::move(cmd), use_tuple);
+    {
+        std::lock_guard lock(pending_mu_);
+        // Every subscribed node, this one included, received it; this node answers for itself
+        // directly (the caller adds its local part).
+        const std::size_t others = (ec || receivers.is_error() || receivers.integer < 1)
+                                       ? 0
+                                       : static_cast<std::size_t>(receivers.integer - 1);
+        pending->expected = others;
+        pending->result.nodes = others;
+        if (pending->result.nodes_answered >= others) {
+            auto out = std::move(pending->result);
+            pending_fan_outs_.erase(request_id);
+            co_return out;
+        }
+    }
+    (void)co_await pending->timer.async_wait(use_tuple);
+    std::lock_guard lock(pending_mu_);
+    pending_fan_outs_.erase(request_id);
+    co_return std::move(pending->result);
+}
+
+void ClusterNode::handle_fan_out(const BusFanOut& r) {
+    if (r.reply_node == node_id_) return;  // our own question: answered locally by the caller
+    if (epoch_ms_now() > r.deadline_ms) {
+        log::warn("cluster: fan-out request arrived after its deadline; dropped");
+        return;
+    }
+    BusFanOutReply reply;
+    reply.request_id = r.request_id;
+    std::string ids;
+    if (r.op == gateway::FanOut::Op::publish) {
+        if (ctx_.channels != nullptr) {
+            const auto n = ctx_.channels->publish(
+                r.stage, r.channel, std::make_shared<const std::string>(r.body), r.text, r.exclude);
+            reply.delivered = n.delivered;
+            reply.dropped = n.dropped;
+        }
+    } else if (r.op == gateway::FanOut::Op::members) {
+        if (ctx_.channels != nullptr) {
+            for (const auto& id : ctx_.channels->members(r.stage, r.channel))
+                ids.append(id).append("\n");
+        }
+    } else {
+        ctx_.registry.for_each([&](gateway::Connection& c) {
+            if (c.event_context().stage == r.stage) ids.append(c.id()).append("\n");
+        });
+    }
+    reply.ids = ids;
+    commands_->command({"PUBLISH", key("reply:" + r.reply_node), encode(reply)});
+}
+
+void ClusterNode::handle_fan_out_reply(const BusFanOutReply& r) {
+    std::lock_guard lock(pending_mu_);
+    const auto it = pending_fan_outs_.find(r.request_id);
+    if (it == pending_fan_outs_.end()) return;  // too late: the caller answered without it
+    auto p = it->second;
+    auto& res = p->result;
+    res.delivered += r.delivered;
+    res.dropped += r.dropped;
+    std::string_view ids = r.ids;
+    while (!ids.empty()) {
+        const auto nl = ids.find('\n');
+        if (nl != 0) res.ids.emplace_back(ids.substr(0, nl));
+        if (nl == std::string_view::npos) break;
+        ids.remove_prefix(nl + 1);
+    }
+    ++res.nodes_answered;
+    if (res.nodes_answered >= p->expected)
+        net::post(p->timer.get_executor(), [p] { p->timer.cancel(); });
 }
 
 }  // namespace wsgate::cluster

@@ -45,6 +45,7 @@ class ClusterNode final : public gateway::RemoteConnections, public gateway::Reg
         gateway::RemoteOp op, std::string connection_id,
         std::shared_ptr<const std::string> body) override;
     boost::asio::awaitable<void> leave() override;
+    boost::asio::awaitable<gateway::FanOutResult> fan_out(gateway::FanOut q) override;
 
     // RegistryObserver
     void connection_added(gateway::Connection& c) override;
@@ -65,6 +66,8 @@ class ClusterNode final : public gateway::RemoteConnections, public gateway::Reg
     void on_bus_message(std::string_view channel, std::string_view payload);
     void handle_request(const BusRequest& r);
     void handle_reply(const BusReply& r);
+    void handle_fan_out(const BusFanOut& r);
+    void handle_fan_out_reply(const BusFanOutReply& r);
 
     gateway::GatewayContext& ctx_;
     const config::ClusterSettings& settings_;
@@ -74,6 +77,7 @@ class ClusterNode final : public gateway::RemoteConnections, public gateway::Reg
     std::string node_id_;
     std::string rpc_channel_;
     std::string reply_channel_;
+    std::string fan_out_channel_;  // shared by every node
     std::shared_ptr<RedisClient> commands_;
     std::shared_ptr<RedisClient> bus_;  // subscribed to this node's two channels
 
@@ -83,6 +87,13 @@ class ClusterNode final : public gateway::RemoteConnections, public gateway::Reg
 
     std::mutex pending_mu_;
     std::unordered_map<std::uint64_t, std::shared_ptr<PendingForward>> pending_;
+    struct PendingFanOut {
+        explicit PendingFanOut(const boost::asio::any_io_executor& ex) : timer(ex) {}
+        boost::asio::steady_timer timer;
+        std::size_t expected = SIZE_MAX;  // known once PUBLISH answers; guarded by pending_mu_
+        gateway::FanOutResult result;     // guarded by pending_mu_
+    };
+    std::unordered_map<std::uint64_t, std::shared_ptr<PendingFanOut>> pending_fan_outs_;
     std::atomic<std::uint64_t> next_request_{1};
     std::atomic<bool> leaving_{false};
 };

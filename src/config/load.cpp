@@ -396,7 +396,17 @@ Settings parse_tree(const YAML::Node& root) {
     if (root.IsNull()) return s;
     expect_keys(root, "", {"listen", "threads", "api", "stages", "integrations", "routes", "connection",
                            "management", "shutdown", "log_level", "throttling", "admin", "access_log",
-                           "authorizer", "api_keys", "cluster"});
+                           "authorizer", "api_keys", "cluster", "channels"});
+    if (const auto ch = root["channels"]) {
+        expect_keys(ch, "channels", {"max_per_connection", "max_members"});
+        if (ch["max_per_connection"]) {
+            s.channels.max_per_connection =
+                integer<std::size_t>(ch["max_per_connection"], "channels.max_per_connection", 1, 100'000);
+        }
+        if (ch["max_members"]) {
+            s.channels.max_members = integer<std::size_t>(ch["max_members"], "channels.max_members", 0, 100'000'000);
+        }
+    }
     if (const auto c = root["cluster"]) parse_cluster(c, s.cluster);
     if (const auto a = root["authorizer"]) {
         expect_keys(a, "authorizer", {"integration", "identity_source", "cache_ttl_ms", "account_id"});

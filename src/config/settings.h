@@ -103,6 +103,12 @@ struct ObservabilitySettings {
     std::string access_log_format = "default";  // "default", "clf", or an AWS $context template
 };
 
+// The broadcast extension (docs/broadcast.md).
+struct ChannelSettings {
+    std::size_t max_per_connection = 100;  // channels one connection may be in
+    std::size_t max_members = 0;           // members per channel on one node; 0 = no limit
+};
+
 // Cluster mode (docs/clustering.md): off unless `redis` is set.
 struct ClusterSettings {
     bool enabled = false;
@@ -137,6 +143,7 @@ struct Settings {
     AuthorizerSettings authorizer;
     std::vector<std::string> api_keys;  // values accepted in x-api-key
     ClusterSettings cluster;
+    ChannelSettings channels;
 };
 
 }  // namespace wsgate::config

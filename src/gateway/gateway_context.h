@@ -24,6 +24,9 @@
 namespace wsgate::integration {
 class HttpIntegration;
 }
+namespace wsgate::channels {
+class ChannelIndex;
+}
 
 namespace wsgate::gateway {
 
@@ -73,6 +76,8 @@ struct GatewayContext {
     bool connect_requires_iam = false;  // routes.$connect.authorization_type: AWS_IAM
     // Cluster mode: connections held by other nodes. Null on a single node.
     RemoteConnections* remote = nullptr;
+    // The broadcast extension's channel memberships of local connections.
+    channels::ChannelIndex* channels = nullptr;
 
     std::atomic<bool> shutting_down{false};
     // WebSocket sessions from the upgrade request until their $disconnect has returned; the drain

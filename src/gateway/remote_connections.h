@@ -6,12 +6,14 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace wsgate::gateway {
 
 class Connection;
 
-enum class RemoteOp { post, get, del };
+// join/leave: the broadcast extension's channel membership; the body is the channel name.
+enum class RemoteOp { post, get, del, join, leave };
 
 struct RemoteOutcome {
     enum class Kind {
@@ -20,9 +22,31 @@ struct RemoteOutcome {
         queue_full,   // POST: the owner's send queue for it is full; not queued
         unavailable,  // Redis is unreachable: the owner cannot be found or reached
         timeout,      // the owner did not answer in time; it drops the request unperformed
+        limit,        // join: a channel limit refused it
+        not_member,   // leave: the connection was not in the channel
     };
     Kind kind = Kind::gone;
     std::string body;
+};
+
+// A question for every node at once (the broadcast extension): publish to a channel's members,
+// or list a channel's members or a stage's connections.
+struct FanOut {
+    enum class Op { publish, members, connections };
+    Op op = Op::publish;
+    std::string stage;
+    std::string channel;  // publish, members
+    std::string exclude;  // publish: a connection id to skip
+    std::shared_ptr<const std::string> body;  // publish
+    bool text = true;
+};
+
+struct FanOutResult {
+    std::size_t delivered = 0;  // publish
+    std::size_t dropped = 0;    // publish: members whose send queue was full
+    std::vector<std::string> ids;  // members, connections
+    std::size_t nodes = 0;           // other nodes that received the question
+    std::size_t nodes_answered = 0;  // ... and answered in time
 };
 
 class RemoteConnections {
@@ -34,6 +58,8 @@ class RemoteConnections {
     // Called once at the end of the drain, after every local $disconnect: leaves the cluster
     // cleanly (no one will have to reap this node).
     virtual boost::asio::awaitable<void> leave() = 0;
+    // Asks every other node; the caller adds this node's own part.
+    virtual boost::asio::awaitable<FanOutResult> fan_out(FanOut q) = 0;
 };
 
 // Told about every connection the local registry gains and loses, from any thread.

@@ -139,6 +139,9 @@ void Server::build_stages() {
         ctx_->authorizer = std::move(authz);
     }
     ctx_->management_bucket = make_bucket(t.management);
+    channels_ = std::make_unique<channels::ChannelIndex>(
+        channels::ChannelLimits{settings_.channels.max_per_connection, settings_.channels.max_members});
+    ctx_->channels = channels_.get();
     ctx_->node_metrics = &node_metrics_;
 }
 

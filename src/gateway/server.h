@@ -9,6 +9,7 @@
 #include <optional>
 #include <memory>
 
+#include "channels/channel_index.h"
 #include "config/settings.h"
 #include "gateway/connection_registry.h"
 #include "gateway/gateway_context.h"
@@ -57,6 +58,7 @@ class Server {
     observability::NodeMetrics node_metrics_{metrics_};
     std::vector<std::unique_ptr<observability::GatewayMetrics>> stage_metrics_;
     std::unique_ptr<observability::AccessLogger> access_log_;
+    std::unique_ptr<channels::ChannelIndex> channels_;
     std::unique_ptr<GatewayContext> ctx_;
     boost::asio::ip::tcp::acceptor acceptor_;
     boost::asio::ip::tcp::acceptor admin_acceptor_;

@@ -19,6 +19,8 @@
 #include "common/ids.h"
 #include "common/log.h"
 #include "common/utf8.h"
+#include "channels/channel_index.h"
+#include "gateway/channel_ops.h"
 #include "gateway/disconnect.h"
 #include "integration/context_lookup.h"
 #include "integration/http_integration.h"
@@ -174,6 +176,10 @@ net::awaitable<void> WsSession::run(HttpRequest req) {
     if (!ctx_.registry.add(self)) co_return;  // only if two live connections drew the same 88 random bits
     registered_ = true;
     ctx_.open_connections.fetch_add(1);
+    if (connect_channels_) {
+        apply_channel_headers(ctx_, self, *connect_channels_);
+        connect_channels_.reset();
+    }
     accepting_ = true;
     open_ = true;
     auto [aec] = co_await ws_.async_accept(req, use_tuple);
@@ -353,6 +359,8 @@ net::awaitable<bool> WsSession::run_connect_route(const HttpRequest& req, std::s
         co_return false;
     }
     subprotocol = r.response.subprotocol;
+    // Joined once the connection is registered, just before its 101 (run()).
+    connect_channels_ = std::move(r.response);
     connect_completed_ = true;
     co_return true;
 }
@@ -485,6 +493,7 @@ net::awaitable<void> WsSession::call_route(const routing::Route* route, std::str
     if (r.response.status_code >= 400) rm.integration_error.inc();
     log_access({"MESSAGE", route->key, request_id, message_id, 200, r.response.status_code, latency_ms, ""});
     // One-way routes drop the answer, as AWS does without a route response.
+    if (r.response.join_channels || r.response.leave_channels) apply_channel_headers(ctx_, shared_from_this(), r.response);
     if (route->route_response && r.response.body) send_local(std::move(*r.response.body));
 }
 
@@ -643,6 +652,7 @@ void WsSession::unregister() {
     }
     if (!registered_) return;
     registered_ = false;
+    if (ctx_.channels != nullptr) ctx_.channels->leave_all(id());
     ctx_.registry.remove(id());
     ctx_.open_connections.fetch_sub(1);
 }

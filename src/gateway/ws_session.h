@@ -111,6 +111,8 @@ class WsSession final : public Connection, public std::enable_shared_from_this<W
     // Cluster mode: another node already ran $disconnect for this connection (it declared this node
     // dead while it was cut off from Redis); the session must not run it a second time.
     std::atomic<bool> disconnect_delivered_elsewhere_{false};
+    // $connect's answer, kept until the connection is registered, for its channel headers.
+    std::optional<integration::ProxyResponse> connect_channels_;
     bool aborted_ = false;  // strand only: abort() dropped the socket  // $disconnect runs only after a successful $connect
 };
 

@@ -37,6 +37,14 @@ class ManagementApi final : public gateway::HttpHandler {
     boost::asio::awaitable<gateway::HttpResponse> on_remote(gateway::HttpRequest& req,
                                                             const ConnectionsTarget& target) const;
     void count(std::string_view method, const gateway::HttpResponse& res) const;
+    // The broadcast extension: PUT/DELETE .../@connections/{id}/channels/{name}, POST and GET
+    // /{stage}/@channels/{name}, GET /{stage}/@connections.
+    boost::asio::awaitable<gateway::HttpResponse> on_membership(
+        gateway::HttpRequest& req, const ConnectionsTarget& target) const;
+    boost::asio::awaitable<gateway::HttpResponse> on_publish(gateway::HttpRequest& req,
+                                                             const ConnectionsTarget& target) const;
+    boost::asio::awaitable<gateway::HttpResponse> on_listing(gateway::HttpRequest& req,
+                                                             const ConnectionsTarget& target) const;
 
     const gateway::GatewayContext& ctx_;
     const config::Settings& settings_;
