@@ -35,6 +35,7 @@ const std::string_view kUsage = R"(usage: wsgate [options]
   --redis URL          cluster mode: share connections with other nodes through this Redis
                        (redis://[:PASSWORD@]HOST:PORT[/DB]; see docs/clustering.md)
   --print-default-config  print the embedded default configuration and exit
+  publish ...          send one signed message to a channel (wsgate publish --help)
   --version            print the version and exit
   --help               this text
 )";
