@@ -7,7 +7,6 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
 #include <boost/asio/use_awaitable.hpp>
-
 #include <stdexcept>
 #include <thread>
 #include <vector>
@@ -36,7 +35,12 @@ unsigned thread_count(unsigned configured) {
 }  // namespace
 
 Server::Server(const config::Settings& settings)
-    : settings_(settings), threads_(thread_count(settings.threads)), ioc_(static_cast<int>(threads_)), acceptor_(ioc_), admin_acceptor_(ioc_),
+    : settings_(settings),
+      threads_(thread_count(settings.threads)),
+      ioc_(static_cast<int>(threads_)),
+      acceptor_strand_(net::make_strand(ioc_)),
+      acceptor_(acceptor_strand_),
+      admin_acceptor_(acceptor_strand_),
       signals_(ioc_, SIGINT, SIGTERM) {
     for (const auto& [name, is] : settings.integrations) {
         switch (is.type) {
@@ -59,7 +63,8 @@ Server::Server(const config::Settings& settings)
     std::string err;
     auto sel = routing::SelectionExpression::compile(settings.route_selection_expression, &err);
     if (!sel) throw config::ConfigError("config: api.route_selection_expression: " + err);
-    ctx_ = std::make_unique<GatewayContext>(settings, std::move(*sel), std::move(routes), registry_);
+    ctx_ =
+        std::make_unique<GatewayContext>(settings, std::move(*sel), std::move(routes), registry_);
     build_stages();
     open_access_log();
 
@@ -70,8 +75,9 @@ Server::Server(const config::Settings& settings)
     acceptor_.open(ep.protocol());
     acceptor_.set_option(tcp::acceptor::reuse_address(true));
     acceptor_.bind(ep, ec);
-    if (ec) throw std::runtime_error("listen: cannot bind " + settings.listen_address + ":" +
-                                     std::to_string(settings.listen_port) + ": " + ec.message());
+    if (ec)
+        throw std::runtime_error("listen: cannot bind " + settings.listen_address + ":" +
+                                 std::to_string(settings.listen_port) + ": " + ec.message());
     acceptor_.listen(net::socket_base::max_listen_connections);
 
     const auto& obs = settings.observability;
@@ -80,8 +86,9 @@ Server::Server(const config::Settings& settings)
         admin_acceptor_.open(admin.protocol());
         admin_acceptor_.set_option(tcp::acceptor::reuse_address(true));
         admin_acceptor_.bind(admin, ec);
-        if (ec) throw std::runtime_error("admin.listen: cannot bind " + obs.admin_address + ":" +
-                                         std::to_string(obs.admin_port) + ": " + ec.message());
+        if (ec)
+            throw std::runtime_error("admin.listen: cannot bind " + obs.admin_address + ":" +
+                                     std::to_string(obs.admin_port) + ": " + ec.message());
         admin_acceptor_.listen();
     }
 
@@ -89,7 +96,8 @@ Server::Server(const config::Settings& settings)
     // still drain rather than kill the process.
     signals_.async_wait([this](const boost::system::error_code& sig_ec, int sig) {
         if (sig_ec) return;
-        log::info(std::string("received ") + (sig == SIGTERM ? "SIGTERM" : "SIGINT") + ", draining");
+        log::info(std::string("received ") + (sig == SIGTERM ? "SIGTERM" : "SIGINT") +
+                  ", draining");
         stop();
     });
 }
@@ -108,7 +116,8 @@ std::unique_ptr<TokenBucket> make_bucket(const config::ThrottleSettings& t) {
 void Server::build_stages() {
     const auto& t = settings_.throttling;
     for (const auto& name : settings_.stages) {
-        auto metrics = std::make_unique<observability::GatewayMetrics>(metrics_, settings_.api_id, name);
+        auto metrics =
+            std::make_unique<observability::GatewayMetrics>(metrics_, settings_.api_id, name);
         // Register every configured route's series now, so that a route with no traffic yet still
         // shows as zero and the message path never takes the registration lock.
         for (const auto& [key, route] : settings_.routes) (void)metrics->per_route(key);
@@ -130,17 +139,19 @@ void Server::build_stages() {
     ctx_->connect_requires_iam = connect != settings_.routes.end() && connect->second.aws_iam;
     if (const auto& a = settings_.authorizer; !a.integration.empty()) {
         auto authz = std::make_unique<ConnectAuthorizer>();
-        authz->backend = std::dynamic_pointer_cast<integration::HttpIntegration>(integrations_.at(a.integration));
+        authz->backend = std::dynamic_pointer_cast<integration::HttpIntegration>(
+            integrations_.at(a.integration));
         std::string err;
         auto sources = auth::parse_identity_sources(a.identity_source, &err);
         if (!sources) throw config::ConfigError("config: authorizer.identity_source: " + err);
         authz->sources = std::move(*sources);
-        if (a.cache_ttl.count() > 0) authz->cache = std::make_unique<auth::AuthorizerCache>(a.cache_ttl, 10'000);
+        if (a.cache_ttl.count() > 0)
+            authz->cache = std::make_unique<auth::AuthorizerCache>(a.cache_ttl, 10'000);
         ctx_->authorizer = std::move(authz);
     }
     ctx_->management_bucket = make_bucket(t.management);
-    channels_ = std::make_unique<channels::ChannelIndex>(
-        channels::ChannelLimits{settings_.channels.max_per_connection, settings_.channels.max_members});
+    channels_ = std::make_unique<channels::ChannelIndex>(channels::ChannelLimits{
+        settings_.channels.max_per_connection, settings_.channels.max_members});
     ctx_->channels = channels_.get();
     ctx_->node_metrics = &node_metrics_;
 }
@@ -148,9 +159,10 @@ void Server::build_stages() {
 void Server::open_access_log() {
     const auto& obs = settings_.observability;
     if (obs.access_log_destination.empty()) return;
-    const std::string_view format = obs.access_log_format == "default" ? observability::kDefaultAccessLogFormat
-                                    : obs.access_log_format == "clf"   ? observability::kCommonLogFormat
-                                                                       : std::string_view(obs.access_log_format);
+    const std::string_view format =
+        obs.access_log_format == "default" ? observability::kDefaultAccessLogFormat
+        : obs.access_log_format == "clf"   ? observability::kCommonLogFormat
+                                           : std::string_view(obs.access_log_format);
     std::string err;
     auto tmpl = observability::AccessLogTemplate::compile(format, &err);
     if (!tmpl) throw config::ConfigError("config: access_log.format: " + err);
@@ -169,8 +181,9 @@ std::optional<tcp::endpoint> Server::admin_endpoint() const {
 }
 
 void Server::run() {
-    net::co_spawn(ioc_, accept_loop(), net::detached);
-    if (admin_acceptor_.is_open()) net::co_spawn(ioc_, admin_accept_loop(), net::detached);
+    net::co_spawn(acceptor_strand_, accept_loop(), net::detached);
+    if (admin_acceptor_.is_open())
+        net::co_spawn(acceptor_strand_, admin_accept_loop(), net::detached);
 
     std::vector<std::thread> pool;
     for (unsigned i = 1; i < threads_; ++i) pool.emplace_back([this] { ioc_.run(); });
@@ -180,7 +193,7 @@ void Server::run() {
 
 void Server::stop() {
     if (stopping_.exchange(true)) return;
-    net::co_spawn(ioc_, drain(), net::detached);
+    net::co_spawn(acceptor_strand_, drain(), net::detached);
 }
 
 net::awaitable<void> Server::accept_loop() {
@@ -203,7 +216,8 @@ net::awaitable<void> Server::accept_loop() {
 
 net::awaitable<void> Server::admin_accept_loop() {
     for (;;) {
-        auto [ec, socket] = co_await admin_acceptor_.async_accept(net::make_strand(ioc_), use_tuple);
+        auto [ec, socket] =
+            co_await admin_acceptor_.async_accept(net::make_strand(ioc_), use_tuple);
         if (ec == net::error::operation_aborted || !admin_acceptor_.is_open()) co_return;
         if (ec) continue;
         const auto ex = socket.get_executor();
@@ -222,14 +236,16 @@ net::awaitable<void> Server::drain() {
     const auto deadline = std::chrono::steady_clock::now() + settings_.drain_timeout;
     bool aborted = false;
     while (ctx_->live_sessions.load() > 0) {
-        if (!aborted && std::chrono::steady_clock::now() >= deadline - settings_.drain_timeout / 2) {
+        if (!aborted &&
+            std::chrono::steady_clock::now() >= deadline - settings_.drain_timeout / 2) {
             // Half the budget is gone: peers that ignore our close frame lose their socket, which
             // still ends their session through the normal path ($disconnect with 1001).
             registry_.for_each([](Connection& c) { c.abort(); });
             aborted = true;
         }
         if (std::chrono::steady_clock::now() >= deadline) {
-            log::warn(std::to_string(ctx_->live_sessions.load()) + " session(s) still open at the drain deadline");
+            log::warn(std::to_string(ctx_->live_sessions.load()) +
+                      " session(s) still open at the drain deadline");
             break;
         }
         tick.expires_after(std::chrono::milliseconds(10));

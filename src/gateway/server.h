@@ -4,10 +4,10 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/signal_set.hpp>
-
+#include <boost/asio/strand.hpp>
 #include <map>
-#include <optional>
 #include <memory>
+#include <optional>
 
 #include "channels/channel_index.h"
 #include "config/settings.h"
@@ -60,6 +60,10 @@ class Server {
     std::unique_ptr<observability::AccessLogger> access_log_;
     std::unique_ptr<channels::ChannelIndex> channels_;
     std::unique_ptr<GatewayContext> ctx_;
+    // The accept loops and the drain that closes the acceptors run on this strand: closing an
+    // acceptor while another thread starts an accept on it is a data race (a SIGTERM right after
+    // startup, before the first accept began, could crash the process).
+    boost::asio::strand<boost::asio::io_context::executor_type> acceptor_strand_;
     boost::asio::ip::tcp::acceptor acceptor_;
     boost::asio::ip::tcp::acceptor admin_acceptor_;
     boost::asio::signal_set signals_;
