@@ -4,6 +4,8 @@
 #include <iostream>
 
 #include "app/banner.h"
+#include "app/publish_command.h"
+#include "cluster/cluster_node.h"
 #include "common/log.h"
 #include "config/load.h"
 #include "gateway/server.h"
@@ -13,6 +15,9 @@
 
 int main(int argc, char** argv) {
     using namespace wsgate;
+    if (argc > 1 && std::string_view(argv[1]) == "publish") {
+        return app::run_publish(std::vector<std::string>(argv + 2, argv + argc));
+    }
     try {
         const auto cl = config::parse_command_line(std::vector<std::string>(argv + 1, argv + argc));
         if (cl.help) {
@@ -28,8 +33,8 @@ int main(int argc, char** argv) {
             return 0;
         }
         const config::Settings settings = config::load(cl, config::process_env);
-        log::set_level(settings.log_level == "debug" ? log::Level::debug
-                       : settings.log_level == "warn" ? log::Level::warn
+        log::set_level(settings.log_level == "debug"   ? log::Level::debug
+                       : settings.log_level == "warn"  ? log::Level::warn
                        : settings.log_level == "error" ? log::Level::error
                                                        : log::Level::info);
         gateway::Server server(settings);
@@ -37,6 +42,14 @@ int main(int argc, char** argv) {
         management::ManagementApi api(server.context());
         server.set_http_handler(&api);
 #endif
+        std::unique_ptr<cluster::ClusterNode> cluster_node;
+        if (settings.cluster.enabled) {
+            cluster_node =
+                std::make_unique<cluster::ClusterNode>(server.context(), server.executor());
+            server.registry().set_observer(cluster_node.get());
+            server.context().remote = cluster_node.get();
+            cluster_node->start();
+        }
         const auto ep = server.local_endpoint();
         // stdout, flushed: tests and scripts read the bound port from the first line.
         std::string host = ep.address().to_string();
@@ -48,8 +61,8 @@ int main(int argc, char** argv) {
         }
         std::string out = app::banner(settings, host, ep.port(), tls_base);
         if (const auto admin = server.admin_endpoint()) {
-            out += "  Admin:          http://" + admin->address().to_string() + ":" + std::to_string(admin->port()) +
-                   "/metrics (also /healthz, /readyz)\n";
+            out += "  Admin:          http://" + admin->address().to_string() + ":" +
+                   std::to_string(admin->port()) + "/metrics (also /healthz, /readyz)\n";
         }
         std::cout << out << std::flush;
         server.run();

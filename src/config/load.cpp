@@ -2,6 +2,7 @@
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <boost/url/parse.hpp>
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
@@ -31,7 +32,10 @@ const std::string_view kUsage = R"(usage: wsgate [options]
                        (Lambda-proxy events; $default answers the client)
   --listen HOST:PORT   address to listen on (port 0 picks a free port)
   --threads N          I/O threads (0 = one per core)
+  --redis URL          cluster mode: share connections with other nodes through this Redis
+                       (redis://[:PASSWORD@]HOST:PORT[/DB]; see docs/clustering.md)
   --print-default-config  print the embedded default configuration and exit
+  publish ...          send one signed message to a channel (wsgate publish --help)
   --version            print the version and exit
   --help               this text
 )";
@@ -366,13 +370,72 @@ Settings parse_yaml(std::string_view yaml, std::string_view source) {
 
 namespace {
 
+// redis://[[user]:password@]host[:port][/db]. rediss:// (TLS) is refused: Debian's hiredis 0.14
+// has no TLS; docs/clustering.md shows a TLS tunnel instead.
+void parse_redis_url(const std::string& url, ClusterSettings& c) {
+    constexpr std::string_view key = "cluster.redis";
+    const auto u = boost::urls::parse_uri(url);
+    if (!u) fail(key, "expected redis://HOST:PORT, got '" + url + "'");
+    if (u->scheme() == "rediss") fail(key, "rediss:// (TLS) is not supported; see docs/clustering.md");
+    if (u->scheme() != "redis") fail(key, "expected the redis:// scheme, got '" + std::string(u->scheme()) + "'");
+    if (u->host().empty()) fail(key, "no host in '" + url + "'");
+    c.redis_host = u->host_name().empty() ? std::string(u->host_address()) : std::string(u->host_name());
+    if (u->host_type() == boost::urls::host_type::ipv6) c.redis_host = u->host_ipv6_address().to_string();
+    if (u->has_port()) c.redis_port = integer<std::uint16_t>(YAML::Node(std::string(u->port())), key, 1, 65535);
+    if (u->has_userinfo()) {
+        c.redis_username = u->user();
+        c.redis_password = u->password();
+    }
+    const std::string path = u->path();
+    if (!path.empty() && path != "/") {
+        c.redis_db = integer<unsigned>(YAML::Node(path.substr(1)), "cluster.redis (database number)", 0, 1'000'000);
+    }
+    if (u->has_query() || u->has_fragment()) fail(key, "no query or fragment expected in '" + url + "'");
+}
+
+void parse_cluster(const YAML::Node& n, ClusterSettings& c) {
+    expect_keys(n, "cluster", {"redis", "password", "key_prefix", "node_id", "heartbeat_ms", "node_ttl_ms",
+                               "forward_timeout_ms"});
+    if (!n["redis"]) fail("cluster.redis", "required when a cluster section is present");
+    parse_redis_url(scalar(n["redis"], "cluster.redis"), c);
+    // A password kept out of the URL (for example from a secrets file templated into the config).
+    if (n["password"]) c.redis_password = scalar(n["password"], "cluster.password");
+    if (n["key_prefix"]) c.key_prefix = scalar(n["key_prefix"], "cluster.key_prefix");
+    if (n["node_id"]) {
+        c.node_id = scalar(n["node_id"], "cluster.node_id");
+        const bool ok = !c.node_id.empty() && c.node_id.size() <= 64 &&
+                        std::all_of(c.node_id.begin(), c.node_id.end(), [](unsigned char ch) {
+                            return std::isalnum(ch) || ch == '-' || ch == '_' || ch == '.';
+                        });
+        if (!ok) fail("cluster.node_id", "1-64 characters of [A-Za-z0-9._-], got '" + c.node_id + "'");
+    }
+    if (n["heartbeat_ms"]) c.heartbeat = millis(n["heartbeat_ms"], "cluster.heartbeat_ms", 50, 60'000);
+    if (n["node_ttl_ms"]) c.node_ttl = millis(n["node_ttl_ms"], "cluster.node_ttl_ms", 200, 600'000);
+    if (n["forward_timeout_ms"]) {
+        c.forward_timeout = millis(n["forward_timeout_ms"], "cluster.forward_timeout_ms", 10, 60'000);
+    }
+    if (c.node_ttl < 2 * c.heartbeat) fail("cluster.node_ttl_ms", "must be at least twice cluster.heartbeat_ms");
+    c.enabled = true;
+}
+
 Settings parse_tree(const YAML::Node& root) {
     Settings s;
     add_builtin_integrations(s);
     if (root.IsNull()) return s;
     expect_keys(root, "", {"listen", "threads", "api", "stages", "integrations", "routes", "connection",
                            "management", "shutdown", "log_level", "throttling", "admin", "access_log",
-                           "authorizer", "api_keys", "tls"});
+                           "authorizer", "api_keys", "tls", "cluster", "channels"});
+    if (const auto ch = root["channels"]) {
+        expect_keys(ch, "channels", {"max_per_connection", "max_members"});
+        if (ch["max_per_connection"]) {
+            s.channels.max_per_connection =
+                integer<std::size_t>(ch["max_per_connection"], "channels.max_per_connection", 1, 100'000);
+        }
+        if (ch["max_members"]) {
+            s.channels.max_members = integer<std::size_t>(ch["max_members"], "channels.max_members", 0, 100'000'000);
+        }
+    }
+    if (const auto c = root["cluster"]) parse_cluster(c, s.cluster);
     if (const auto a = root["authorizer"]) {
         expect_keys(a, "authorizer", {"integration", "identity_source", "cache_ttl_ms", "account_id"});
         if (!a["integration"]) fail("authorizer.integration", "required");
@@ -564,6 +627,7 @@ CommandLine parse_command_line(const std::vector<std::string>& args) {
         else if (a == "--integration") cl.integration_url = value();
         else if (a == "--listen") cl.listen = value();
         else if (a == "--threads") cl.threads = integer<unsigned>(YAML::Node(value()), "--threads", 0, 1024);
+        else if (a == "--redis") cl.redis = value();
         else if (a == "--help" || a == "-h") cl.help = true;
         else if (a == "--version") cl.version = true;
         else if (a == "--print-default-config") cl.print_default_config = true;
@@ -585,6 +649,10 @@ Settings load(const CommandLine& cl, EnvLookup env) {
     }
     if (cl.listen) parse_listen(*cl.listen, "--listen", s);
     if (cl.threads) s.threads = *cl.threads;
+    if (cl.redis) {
+        parse_redis_url(*cl.redis, s.cluster);
+        s.cluster.enabled = true;
+    }
     if (cl.integration_url) {
         // One backend for everything, as a Lambda-proxy function behind every route would be.
         IntegrationSettings backend;

@@ -38,6 +38,7 @@ struct CommandLine {
     std::optional<std::string> integration_url;
     std::optional<std::string> listen;  // HOST:PORT
     std::optional<unsigned> threads;
+    std::optional<std::string> redis;  // cluster mode: redis://HOST:PORT
     bool help = false;
     bool version = false;
     bool print_default_config = false;

@@ -115,6 +115,27 @@ struct TlsSettings {
     MinVersion min_version = MinVersion::tls1_2;
 };
 
+// The broadcast extension (docs/broadcast.md).
+struct ChannelSettings {
+    std::size_t max_per_connection = 100;  // channels one connection may be in
+    std::size_t max_members = 0;           // members per channel on one node; 0 = no limit
+};
+
+// Cluster mode (docs/clustering.md): off unless `redis` is set.
+struct ClusterSettings {
+    bool enabled = false;
+    std::string redis_host;        // from cluster.redis: redis://[[user]:password@]host[:port][/db]
+    std::uint16_t redis_port = 6379;
+    std::string redis_username;    // Redis 6 ACL user; empty = AUTH with the password only
+    std::string redis_password;    // empty = no AUTH
+    unsigned redis_db = 0;
+    std::string key_prefix = "wsgate:";
+    std::string node_id;           // empty: the host name; each process adds a random incarnation
+    milliseconds heartbeat{1'000};     // how often a node refreshes its liveness key
+    milliseconds node_ttl{5'000};      // a node silent this long is dead; its connections are reaped
+    milliseconds forward_timeout{2'000};  // a management call forwarded to another node
+};
+
 struct Settings {
     std::string listen_address = "127.0.0.1";
     std::uint16_t listen_port = 8080;
@@ -134,6 +155,8 @@ struct Settings {
     AuthorizerSettings authorizer;
     std::vector<std::string> api_keys;  // values accepted in x-api-key
     TlsSettings tls;
+    ClusterSettings cluster;
+    ChannelSettings channels;
 };
 
 }  // namespace wsgate::config

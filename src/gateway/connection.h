@@ -5,6 +5,7 @@
 #include <string>
 
 #include "common/time_format.h"
+#include "integration/events.h"
 
 namespace wsgate::gateway {
 
@@ -14,6 +15,10 @@ struct ConnectionInfo {
     std::string source_ip;
     std::string user_agent;
 };
+
+// GetConnection's body:
+// {"connectedAt":"…Z","identity":{"sourceIp":"…","userAgent":"…"},"lastActiveAt":"…Z"}.
+std::string connection_info_json(const ConnectionInfo& info);
 
 enum class SendResult {
     queued,      // accepted; it will be written unless the connection closes first
@@ -34,6 +39,14 @@ class Connection {
     // Drops the socket without a closing handshake (shutdown's last resort for peers that do not
     // answer a close frame). $disconnect still runs.
     virtual void abort() = 0;
+
+    // What a DISCONNECT event for this connection needs, should another node have to send it
+    // (cluster mode). Immutable once the connection is registered.
+    virtual const integration::ConnectionContext& event_context() const = 0;
+    virtual const std::string& host_header() const = 0;
+    // Cluster mode: another node has already run $disconnect for this connection; close it
+    // (1001) without running it again.
+    virtual void close_after_remote_disconnect() = 0;
 };
 
 }  // namespace wsgate::gateway

@@ -5,15 +5,24 @@
 namespace wsgate::gateway {
 
 bool LocalRegistry::add(const std::shared_ptr<Connection>& c) {
-    auto& s = shard(c->id());
-    std::lock_guard lock(s.mu);
-    return s.map.try_emplace(c->id(), c).second;
+    {
+        auto& s = shard(c->id());
+        std::lock_guard lock(s.mu);
+        if (!s.map.try_emplace(c->id(), c).second) return false;
+    }
+    if (observer_ != nullptr) observer_->connection_added(*c);
+    return true;
 }
 
 void LocalRegistry::remove(std::string_view id) {
-    auto& s = shard(id);
-    std::lock_guard lock(s.mu);
-    if (const auto it = s.map.find(id); it != s.map.end()) s.map.erase(it);
+    {
+        auto& s = shard(id);
+        std::lock_guard lock(s.mu);
+        const auto it = s.map.find(id);
+        if (it == s.map.end()) return;
+        s.map.erase(it);
+    }
+    if (observer_ != nullptr) observer_->connection_removed(id);
 }
 
 std::shared_ptr<Connection> LocalRegistry::find(std::string_view id) const {

@@ -10,6 +10,7 @@
 #include <unordered_map>
 
 #include "gateway/connection.h"
+#include "gateway/remote_connections.h"
 
 namespace wsgate::gateway {
 
@@ -35,6 +36,9 @@ class LocalRegistry final : public ConnectionRegistry {
     std::size_t size() const override;
     void for_each(const std::function<void(Connection&)>& fn) const override;
 
+    // Set once before the first connection (cluster mode); told of every add and remove.
+    void set_observer(RegistryObserver* o) { observer_ = o; }
+
   private:
     struct Hash {
         using is_transparent = void;
@@ -47,6 +51,7 @@ class LocalRegistry final : public ConnectionRegistry {
     static constexpr std::size_t kShards = 16;
     Shard& shard(std::string_view id) const { return shards_[Hash{}(id) % kShards]; }
     mutable std::array<Shard, kShards> shards_;
+    RegistryObserver* observer_ = nullptr;
 };
 
 }  // namespace wsgate::gateway

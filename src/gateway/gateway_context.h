@@ -17,11 +17,15 @@
 #include "config/settings.h"
 #include "gateway/connection_registry.h"
 #include "gateway/http_handler.h"
+#include "gateway/remote_connections.h"
 #include "routing/route_table.h"
 #include "routing/selection_expression.h"
 
 namespace wsgate::integration {
 class HttpIntegration;
+}
+namespace wsgate::channels {
+class ChannelIndex;
 }
 
 namespace wsgate::gateway {
@@ -70,6 +74,10 @@ struct GatewayContext {
     // share its signing-key cache).
     std::unique_ptr<auth::CredentialStore> credentials;
     bool connect_requires_iam = false;  // routes.$connect.authorization_type: AWS_IAM
+    // Cluster mode: connections held by other nodes. Null on a single node.
+    RemoteConnections* remote = nullptr;
+    // The broadcast extension's channel memberships of local connections.
+    channels::ChannelIndex* channels = nullptr;
 
     std::atomic<bool> shutting_down{false};
     // WebSocket sessions from the upgrade request until their $disconnect has returned; the drain

@@ -8,7 +8,6 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
 #include <boost/asio/use_awaitable.hpp>
-
 #include <stdexcept>
 #include <thread>
 #include <vector>
@@ -38,8 +37,14 @@ unsigned thread_count(unsigned configured) {
 }  // namespace
 
 Server::Server(const config::Settings& settings)
-    : settings_(settings), threads_(thread_count(settings.threads)), ioc_(static_cast<int>(threads_)), acceptor_(ioc_), admin_acceptor_(ioc_),
-      tls_acceptor_(ioc_), signals_(ioc_, SIGINT, SIGTERM) {
+    : settings_(settings),
+      threads_(thread_count(settings.threads)),
+      ioc_(static_cast<int>(threads_)),
+      acceptor_strand_(net::make_strand(ioc_)),
+      acceptor_(acceptor_strand_),
+      admin_acceptor_(acceptor_strand_),
+      tls_acceptor_(acceptor_strand_),
+      signals_(ioc_, SIGINT, SIGTERM) {
     for (const auto& [name, is] : settings.integrations) {
         switch (is.type) {
             case config::IntegrationSettings::Type::echo:
@@ -63,7 +68,8 @@ Server::Server(const config::Settings& settings)
     std::string err;
     auto sel = routing::SelectionExpression::compile(settings.route_selection_expression, &err);
     if (!sel) throw config::ConfigError("config: api.route_selection_expression: " + err);
-    ctx_ = std::make_unique<GatewayContext>(settings, std::move(*sel), std::move(routes), registry_);
+    ctx_ =
+        std::make_unique<GatewayContext>(settings, std::move(*sel), std::move(routes), registry_);
     build_stages();
     open_access_log();
     if (settings.tls.enabled) {
@@ -80,8 +86,9 @@ Server::Server(const config::Settings& settings)
     acceptor_.open(ep.protocol());
     acceptor_.set_option(tcp::acceptor::reuse_address(true));
     acceptor_.bind(ep, ec);
-    if (ec) throw std::runtime_error("listen: cannot bind " + settings.listen_address + ":" +
-                                     std::to_string(settings.listen_port) + ": " + ec.message());
+    if (ec)
+        throw std::runtime_error("listen: cannot bind " + settings.listen_address + ":" +
+                                 std::to_string(settings.listen_port) + ": " + ec.message());
     acceptor_.listen(net::socket_base::max_listen_connections);
 
     const auto& obs = settings.observability;
@@ -90,8 +97,9 @@ Server::Server(const config::Settings& settings)
         admin_acceptor_.open(admin.protocol());
         admin_acceptor_.set_option(tcp::acceptor::reuse_address(true));
         admin_acceptor_.bind(admin, ec);
-        if (ec) throw std::runtime_error("admin.listen: cannot bind " + obs.admin_address + ":" +
-                                         std::to_string(obs.admin_port) + ": " + ec.message());
+        if (ec)
+            throw std::runtime_error("admin.listen: cannot bind " + obs.admin_address + ":" +
+                                     std::to_string(obs.admin_port) + ": " + ec.message());
         admin_acceptor_.listen();
     }
     if (tls_context_) open_tls_listener();
@@ -100,7 +108,8 @@ Server::Server(const config::Settings& settings)
     // still drain rather than kill the process.
     signals_.async_wait([this](const boost::system::error_code& sig_ec, int sig) {
         if (sig_ec) return;
-        log::info(std::string("received ") + (sig == SIGTERM ? "SIGTERM" : "SIGINT") + ", draining");
+        log::info(std::string("received ") + (sig == SIGTERM ? "SIGTERM" : "SIGINT") +
+                  ", draining");
         stop();
     });
 }
@@ -119,7 +128,8 @@ std::unique_ptr<TokenBucket> make_bucket(const config::ThrottleSettings& t) {
 void Server::build_stages() {
     const auto& t = settings_.throttling;
     for (const auto& name : settings_.stages) {
-        auto metrics = std::make_unique<observability::GatewayMetrics>(metrics_, settings_.api_id, name);
+        auto metrics =
+            std::make_unique<observability::GatewayMetrics>(metrics_, settings_.api_id, name);
         // Register every configured route's series now, so that a route with no traffic yet still
         // shows as zero and the message path never takes the registration lock.
         for (const auto& [key, route] : settings_.routes) (void)metrics->per_route(key);
@@ -141,24 +151,30 @@ void Server::build_stages() {
     ctx_->connect_requires_iam = connect != settings_.routes.end() && connect->second.aws_iam;
     if (const auto& a = settings_.authorizer; !a.integration.empty()) {
         auto authz = std::make_unique<ConnectAuthorizer>();
-        authz->backend = std::dynamic_pointer_cast<integration::HttpIntegration>(integrations_.at(a.integration));
+        authz->backend = std::dynamic_pointer_cast<integration::HttpIntegration>(
+            integrations_.at(a.integration));
         std::string err;
         auto sources = auth::parse_identity_sources(a.identity_source, &err);
         if (!sources) throw config::ConfigError("config: authorizer.identity_source: " + err);
         authz->sources = std::move(*sources);
-        if (a.cache_ttl.count() > 0) authz->cache = std::make_unique<auth::AuthorizerCache>(a.cache_ttl, 10'000);
+        if (a.cache_ttl.count() > 0)
+            authz->cache = std::make_unique<auth::AuthorizerCache>(a.cache_ttl, 10'000);
         ctx_->authorizer = std::move(authz);
     }
     ctx_->management_bucket = make_bucket(t.management);
+    channels_ = std::make_unique<channels::ChannelIndex>(channels::ChannelLimits{
+        settings_.channels.max_per_connection, settings_.channels.max_members});
+    ctx_->channels = channels_.get();
     ctx_->node_metrics = &node_metrics_;
 }
 
 void Server::open_access_log() {
     const auto& obs = settings_.observability;
     if (obs.access_log_destination.empty()) return;
-    const std::string_view format = obs.access_log_format == "default" ? observability::kDefaultAccessLogFormat
-                                    : obs.access_log_format == "clf"   ? observability::kCommonLogFormat
-                                                                       : std::string_view(obs.access_log_format);
+    const std::string_view format =
+        obs.access_log_format == "default" ? observability::kDefaultAccessLogFormat
+        : obs.access_log_format == "clf"   ? observability::kCommonLogFormat
+                                           : std::string_view(obs.access_log_format);
     std::string err;
     auto tmpl = observability::AccessLogTemplate::compile(format, &err);
     if (!tmpl) throw config::ConfigError("config: access_log.format: " + err);
@@ -196,9 +212,11 @@ std::optional<tcp::endpoint> Server::tls_endpoint() const {
 }
 
 void Server::run() {
-    net::co_spawn(ioc_, accept_loop(acceptor_, nullptr), net::detached);
-    if (tls_acceptor_.is_open()) net::co_spawn(ioc_, accept_loop(tls_acceptor_, tls_context_.get()), net::detached);
-    if (admin_acceptor_.is_open()) net::co_spawn(ioc_, admin_accept_loop(), net::detached);
+    net::co_spawn(acceptor_strand_, accept_loop(acceptor_, nullptr), net::detached);
+    if (tls_acceptor_.is_open()) {
+        net::co_spawn(acceptor_strand_, accept_loop(tls_acceptor_, tls_context_.get()), net::detached);
+    }
+    if (admin_acceptor_.is_open()) net::co_spawn(acceptor_strand_, admin_accept_loop(), net::detached);
 
     std::vector<std::thread> pool;
     for (unsigned i = 1; i < threads_; ++i) pool.emplace_back([this] { ioc_.run(); });
@@ -208,7 +226,7 @@ void Server::run() {
 
 void Server::stop() {
     if (stopping_.exchange(true)) return;
-    net::co_spawn(ioc_, drain(), net::detached);
+    net::co_spawn(acceptor_strand_, drain(), net::detached);
 }
 
 net::awaitable<void> Server::accept_loop(tcp::acceptor& acceptor, net::ssl::context* tls) {
@@ -231,7 +249,8 @@ net::awaitable<void> Server::accept_loop(tcp::acceptor& acceptor, net::ssl::cont
 
 net::awaitable<void> Server::admin_accept_loop() {
     for (;;) {
-        auto [ec, socket] = co_await admin_acceptor_.async_accept(net::make_strand(ioc_), use_tuple);
+        auto [ec, socket] =
+            co_await admin_acceptor_.async_accept(net::make_strand(ioc_), use_tuple);
         if (ec == net::error::operation_aborted || !admin_acceptor_.is_open()) co_return;
         if (ec) continue;
         const auto ex = socket.get_executor();
@@ -251,19 +270,23 @@ net::awaitable<void> Server::drain() {
     const auto deadline = std::chrono::steady_clock::now() + settings_.drain_timeout;
     bool aborted = false;
     while (ctx_->live_sessions.load() > 0) {
-        if (!aborted && std::chrono::steady_clock::now() >= deadline - settings_.drain_timeout / 2) {
+        if (!aborted &&
+            std::chrono::steady_clock::now() >= deadline - settings_.drain_timeout / 2) {
             // Half the budget is gone: peers that ignore our close frame lose their socket, which
             // still ends their session through the normal path ($disconnect with 1001).
             registry_.for_each([](Connection& c) { c.abort(); });
             aborted = true;
         }
         if (std::chrono::steady_clock::now() >= deadline) {
-            log::warn(std::to_string(ctx_->live_sessions.load()) + " session(s) still open at the drain deadline");
+            log::warn(std::to_string(ctx_->live_sessions.load()) +
+                      " session(s) still open at the drain deadline");
             break;
         }
         tick.expires_after(std::chrono::milliseconds(10));
         (void)co_await tick.async_wait(use_tuple);
     }
+    // Cluster mode: every local $disconnect has run; tell the cluster this node leaves on purpose.
+    if (ctx_->remote != nullptr) co_await ctx_->remote->leave();
     admin_acceptor_.close(ec);
     log::info("drained; exiting");
     ioc_.stop();

@@ -4,11 +4,12 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/signal_set.hpp>
-
+#include <boost/asio/strand.hpp>
 #include <map>
-#include <optional>
 #include <memory>
+#include <optional>
 
+#include "channels/channel_index.h"
 #include "config/settings.h"
 #include "gateway/connection_registry.h"
 #include "gateway/gateway_context.h"
@@ -32,7 +33,8 @@ class Server {
     explicit Server(const config::Settings& settings);
     ~Server();
 
-    ConnectionRegistry& registry() { return registry_; }
+    LocalRegistry& registry() { return registry_; }
+    boost::asio::any_io_executor executor() { return ioc_.get_executor(); }
     GatewayContext& context() { return *ctx_; }
     boost::asio::ip::tcp::endpoint local_endpoint() const { return acceptor_.local_endpoint(); }
     // The admin listener's address, if one is configured.
@@ -65,7 +67,12 @@ class Server {
     observability::NodeMetrics node_metrics_{metrics_};
     std::vector<std::unique_ptr<observability::GatewayMetrics>> stage_metrics_;
     std::unique_ptr<observability::AccessLogger> access_log_;
+    std::unique_ptr<channels::ChannelIndex> channels_;
     std::unique_ptr<GatewayContext> ctx_;
+    // The accept loops and the drain that closes the acceptors run on this strand: closing an
+    // acceptor while another thread starts an accept on it is a data race (a SIGTERM right after
+    // startup, before the first accept began, could crash the process).
+    boost::asio::strand<boost::asio::io_context::executor_type> acceptor_strand_;
     boost::asio::ip::tcp::acceptor acceptor_;
     boost::asio::ip::tcp::acceptor admin_acceptor_;
     std::unique_ptr<boost::asio::ssl::context> tls_context_;  // null: TLS is off

@@ -19,6 +19,10 @@
 #include "common/ids.h"
 #include "common/log.h"
 #include "common/utf8.h"
+#include "channels/channel_index.h"
+#include "gateway/channel_ops.h"
+#include "gateway/disconnect.h"
+#include "integration/context_lookup.h"
 #include "integration/http_integration.h"
 #include "integration/integration.h"
 #include "observability/metrics.h"
@@ -173,6 +177,10 @@ net::awaitable<void> WsSession::run(HttpRequest req) {
     if (!ctx_.registry.add(self)) co_return;  // only if two live connections drew the same 88 random bits
     registered_ = true;
     ctx_.open_connections.fetch_add(1);
+    if (connect_channels_) {
+        apply_channel_headers(ctx_, self, *connect_channels_);
+        connect_channels_.reset();
+    }
     accepting_ = true;
     open_ = true;
     auto [aec] = co_await ws_.async_accept(req, use_tuple);
@@ -354,6 +362,8 @@ net::awaitable<bool> WsSession::run_connect_route(const HttpRequest& req, std::s
         co_return false;
     }
     subprotocol = r.response.subprotocol;
+    // Joined once the connection is registered, just before its 101 (run()).
+    connect_channels_ = std::move(r.response);
     connect_completed_ = true;
     co_return true;
 }
@@ -488,6 +498,7 @@ net::awaitable<void> WsSession::call_route(const routing::Route* route, std::str
     if (r.response.status_code >= 400) rm.integration_error.inc();
     log_access({"MESSAGE", route->key, request_id, message_id, 200, r.response.status_code, latency_ms, ""});
     // One-way routes drop the answer, as AWS does without a route response.
+    if (r.response.join_channels || r.response.leave_channels) apply_channel_headers(ctx_, shared_from_this(), r.response);
     if (route->route_response && r.response.body) send_local(std::move(*r.response.body));
 }
 
@@ -524,6 +535,11 @@ bool WsSession::close(int code, std::string reason) {
         self->enqueue({nullptr, true, code, std::move(reason)});
     });
     return true;
+}
+
+void WsSession::close_after_remote_disconnect() {
+    disconnect_delivered_elsewhere_ = true;
+    close(1001, "Going away");
 }
 
 void WsSession::abort() {
@@ -627,69 +643,11 @@ integration::ParameterLookup WsSession::parameter_lookup(std::string route_key, 
                                                          std::string request_id, std::string message_id,
                                                          integration::HeaderList headers,
                                                          integration::HeaderList query) const {
-    return [c = context_, route_key = std::move(route_key), event_type = std::move(event_type),
-            request_id = std::move(request_id), message_id = std::move(message_id), headers = std::move(headers),
-            query = std::move(query)](std::string_view source) -> std::optional<std::string> {
-        constexpr std::string_view kHeader = "route.request.header.";
-        constexpr std::string_view kQuery = "route.request.querystring.";
-        if (source.starts_with(kHeader)) {  // $connect only: the upgrade request's headers
-            const auto name = source.substr(kHeader.size());
-            for (auto it = headers.rbegin(); it != headers.rend(); ++it) {
-                if (beast::iequals(it->first, name)) return it->second;
-            }
-            return std::nullopt;
-        }
-        if (source.starts_with(kQuery)) {
-            const auto name = source.substr(kQuery.size());
-            for (auto it = query.rbegin(); it != query.rend(); ++it) {
-                if (it->first == name) return it->second;
-            }
-            return std::nullopt;
-        }
-        const std::string_view v = source.substr(std::string_view("context.").size());
-        if (v == "connectionId") return c.connection_id;
-        if (v == "routeKey") return route_key;
-        if (v == "eventType") return event_type;
-        if (v == "stage") return c.stage;
-        if (v == "apiId") return c.api_id;
-        if (v == "domainName") return c.domain_name;
-        if (v == "requestId" || v == "extendedRequestId") return request_id;
-        if (v == "messageId") return message_id.empty() ? std::nullopt : std::optional<std::string>(message_id);
-        if (v == "connectedAt") return std::to_string(c.connected_at_ms);
-        if (v == "identity.sourceIp") return c.source_ip;
-        if (v == "identity.userAgent") return c.user_agent;
-        if (v == "identity.apiKey") return c.api_key;
-        if (v.starts_with("authorizer.") && c.authorizer) {
-            if (const auto* val = c.authorizer->if_contains(v.substr(std::string_view("authorizer.").size()))) {
-                return val->is_string() ? std::string(val->get_string()) : boost::json::serialize(*val);
-            }
-        }
-        return std::nullopt;
-    };
+    return integration::context_lookup(context_, std::move(route_key), std::move(event_type), std::move(request_id),
+                                       std::move(message_id), std::move(headers), std::move(query));
 }
 
-void WsSession::log_access(const AccessEntry& e) const {
-    if (ctx_.access_log == nullptr) return;
-    observability::AccessLogFields f;
-    f.request_id = e.request_id;
-    f.extended_request_id = e.request_id;
-    f.connection_id = context_.connection_id;
-    f.event_type = e.event_type;
-    f.route_key = e.route_key;
-    f.stage = context_.stage;
-    f.api_id = context_.api_id;
-    f.domain_name = context_.domain_name;
-    f.message_id = e.message_id;
-    f.source_ip = context_.source_ip;
-    if (context_.user_agent) f.user_agent = *context_.user_agent;
-    f.status = e.status;
-    f.request_time = now();
-    f.connected_at_ms = context_.connected_at_ms;
-    f.integration_status = e.integration_status;
-    f.integration_latency_ms = e.integration_latency_ms;
-    f.error_message = e.error;
-    ctx_.access_log->log(f);
-}
+void WsSession::log_access(const AccessEntry& e) const { gateway::log_access(ctx_, context_, e); }
 
 void WsSession::unregister() {
     open_ = false;
@@ -699,6 +657,7 @@ void WsSession::unregister() {
     }
     if (!registered_) return;
     registered_ = false;
+    if (ctx_.channels != nullptr) ctx_.channels->leave_all(id());
     ctx_.registry.remove(id());
     ctx_.open_connections.fetch_sub(1);
 }
@@ -751,31 +710,8 @@ void WsSession::drop_queue() {
 }
 
 net::awaitable<void> WsSession::run_disconnect_route(CloseStatus status) {
-    if (!connect_completed_) co_return;
-    const std::string request_id = new_aws_id();
-    const routing::Route* route = ctx_.routes.find("$disconnect");
-    if (route == nullptr) {
-        log_access({"DISCONNECT", "$disconnect", request_id, "", status.code, -1, -1, status.reason});
-        co_return;
-    }
-    integration::Invocation inv;
-    if (route->integration->wants_event()) {
-        inv.event_json = integration::disconnect_event(context_, {request_id, now()}, host_header_, status.code,
-                                                       status.reason);
-    }
-    inv.timeout = route->timeout;
-    if (route->integration->wants_parameters()) inv.lookup = parameter_lookup("$disconnect", "DISCONNECT", request_id, "");
-    const auto started = std::chrono::steady_clock::now();
-    const auto r = co_await route->integration->invoke(std::move(inv));
-    const auto latency_ms =
-        std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - started).count();
-    log_access({"DISCONNECT", "$disconnect", request_id, "", status.code,
-                r.ok() ? r.response.status_code : -1, latency_ms, status.reason});
-    // The result is ignored, as on AWS; a failure is only worth a log line.
-    if (!r.ok()) {
-        stage_->metrics->per_route("$disconnect").execution_error.inc();
-        log::warn("$disconnect integration failed for " + id() + ": " + r.detail);
-    }
+    if (!connect_completed_ || disconnect_delivered_elsewhere_) co_return;
+    co_await run_disconnect(ctx_, context_, host_header_, status.code, std::move(status.reason));
 }
 
 }  // namespace wsgate::gateway

@@ -10,6 +10,7 @@
 #include <memory>
 #include <optional>
 
+#include "gateway/access_entry.h"
 #include "gateway/connection.h"
 #include "gateway/gateway_context.h"
 #include "gateway/guarded_stream.h"
@@ -33,6 +34,9 @@ class WsSession final : public Connection, public std::enable_shared_from_this<W
     SendResult send(std::shared_ptr<const std::string> payload, bool text) override;
     bool close(int code, std::string reason) override;
     void abort() override;
+    const integration::ConnectionContext& event_context() const override { return context_; }
+    const std::string& host_header() const override { return host_header_; }
+    void close_after_remote_disconnect() override;
 
   private:
     struct Outbound {
@@ -59,17 +63,6 @@ class WsSession final : public Connection, public std::enable_shared_from_this<W
     void arm_watchdog();
     void on_watchdog();
     void unregister();
-    // One access-log line (when an access log is configured).
-    struct AccessEntry {
-        std::string_view event_type;
-        std::string_view route_key;
-        std::string_view request_id;
-        std::string_view message_id;
-        int status = -1;
-        int integration_status = -1;
-        std::int64_t integration_latency_ms = -1;
-        std::string_view error;
-    };
     void log_access(const AccessEntry& e) const;
     // The values an HTTP_PROXY request-parameter mapping can read for one event.
     integration::ParameterLookup parameter_lookup(std::string route_key, std::string event_type,
@@ -114,6 +107,11 @@ class WsSession final : public Connection, public std::enable_shared_from_this<W
     bool counted_open_ = false;        // included in the connections_open gauge
     const StageState* stage_ = nullptr;  // this connection's stage: metrics and throttles
     bool connect_completed_ = false;
+    // Cluster mode: another node already ran $disconnect for this connection (it declared this node
+    // dead while it was cut off from Redis); the session must not run it a second time.
+    std::atomic<bool> disconnect_delivered_elsewhere_{false};
+    // $connect's answer, kept until the connection is registered, for its channel headers.
+    std::optional<integration::ProxyResponse> connect_channels_;
     bool aborted_ = false;  // strand only: abort() dropped the socket  // $disconnect runs only after a successful $connect
 };
 

@@ -16,6 +16,10 @@ struct ProxyResponse {
     int status_code = 200;
     std::optional<std::string> body;  // absent: nothing to send back
     std::string subprotocol;          // headers["Sec-WebSocket-Protocol"], for $connect
+    // wsgate's broadcast extension: headers["X-Wsgate-Channels"] / ["X-Wsgate-Leave-Channels"],
+    // comma-separated channel names the caller joins / leaves (docs/broadcast.md).
+    std::optional<std::string> join_channels;
+    std::optional<std::string> leave_channels;
 };
 
 enum class Failure {

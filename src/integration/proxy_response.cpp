@@ -60,24 +60,29 @@ std::optional<std::string> base64_decode(std::string_view in) {
     return out;
 }
 
-// Sec-WebSocket-Protocol from "headers" (a string) or "multiValueHeaders" (first element).
-std::string find_subprotocol(const json::object& o) {
+// A response header from "headers" (a string) or "multiValueHeaders" (the first element; for the
+// channel headers, every element joined with commas).
+std::optional<std::string> find_header(const json::object& o, std::string_view name, bool join_all = false) {
     if (const auto* h = o.if_contains("headers"); h && h->is_object()) {
         for (const auto& kv : h->get_object()) {
-            if (iequals(kv.key(), "Sec-WebSocket-Protocol") && kv.value().is_string()) {
-                return std::string(kv.value().get_string());
-            }
+            if (iequals(kv.key(), name) && kv.value().is_string()) return std::string(kv.value().get_string());
         }
     }
     if (const auto* h = o.if_contains("multiValueHeaders"); h && h->is_object()) {
         for (const auto& kv : h->get_object()) {
             const auto* arr = kv.value().if_array();
-            if (iequals(kv.key(), "Sec-WebSocket-Protocol") && arr && !arr->empty() && (*arr)[0].is_string()) {
-                return std::string((*arr)[0].get_string());
+            if (!iequals(kv.key(), name) || !arr || arr->empty()) continue;
+            std::string out;
+            for (const auto& v : *arr) {
+                if (!v.is_string()) continue;
+                if (!out.empty()) out += ',';
+                out += v.get_string();
+                if (!join_all) break;
             }
+            return out;
         }
     }
-    return {};
+    return std::nullopt;
 }
 
 }  // namespace
@@ -123,7 +128,9 @@ Result parse_proxy_response(unsigned http_status, std::string_view body) {
         }
         r.response.body = std::move(text);
     }
-    r.response.subprotocol = find_subprotocol(o);
+    r.response.subprotocol = find_header(o, "Sec-WebSocket-Protocol").value_or("");
+    r.response.join_channels = find_header(o, "X-Wsgate-Channels", true);
+    r.response.leave_channels = find_header(o, "X-Wsgate-Leave-Channels", true);
     return r;
 }
 

@@ -44,12 +44,39 @@ std::optional<std::string> percent_decode(std::string_view s) {
 
 bool mentions_connections(std::string_view target) {
     const auto path = target.substr(0, target.find('?'));
-    if (path.find("/@connections") != std::string_view::npos) return true;
+    if (path.find("/@connections") != std::string_view::npos ||
+        path.find("/@channels") != std::string_view::npos) {
+        return true;
+    }
     // "%40connections", hex digits in either case
-    for (std::size_t at = path.find('%'); at != std::string_view::npos; at = path.find('%', at + 1)) {
-        if (at > 0 && path[at - 1] == '/' && iequals_ascii(path.substr(at, 14), "%40connections")) return true;
+    for (std::size_t at = path.find('%'); at != std::string_view::npos;
+         at = path.find('%', at + 1)) {
+        if (at == 0 || path[at - 1] != '/') continue;
+        if (iequals_ascii(path.substr(at, 14), "%40connections") ||
+            iequals_ascii(path.substr(at, 11), "%40channels")) {
+            return true;
+        }
     }
     return false;
+}
+
+std::optional<std::string> query_parameter(std::string_view target, std::string_view name) {
+    const auto q = target.find('?');
+    if (q == std::string_view::npos) return std::nullopt;
+    std::string_view rest = target.substr(q + 1);
+    while (!rest.empty()) {
+        const auto amp = rest.find('&');
+        const std::string_view pair = rest.substr(0, amp);
+        rest = amp == std::string_view::npos ? std::string_view{} : rest.substr(amp + 1);
+        const auto eq = pair.find('=');
+        if (pair.substr(0, eq) != name) continue;
+        std::string raw(eq == std::string_view::npos ? std::string_view{} : pair.substr(eq + 1));
+        for (auto& c : raw) {
+            if (c == '+') c = ' ';
+        }
+        return percent_decode(raw);
+    }
+    return std::nullopt;
 }
 
 ConnectionsTarget parse_connections_target(std::string_view target) {
@@ -59,7 +86,8 @@ ConnectionsTarget parse_connections_target(std::string_view target) {
     std::size_t pos = 0;
     while (pos <= path.size()) {
         const auto slash = path.find('/', pos);
-        const auto raw = path.substr(pos, slash == std::string_view::npos ? std::string_view::npos : slash - pos);
+        const auto raw = path.substr(
+            pos, slash == std::string_view::npos ? std::string_view::npos : slash - pos);
         if (!raw.empty()) {
             auto decoded = percent_decode(raw);
             if (!decoded) {
@@ -73,6 +101,24 @@ ConnectionsTarget parse_connections_target(std::string_view target) {
     }
     if (!segs.empty() && segs[0] == "@connections") {
         out.shape = ConnectionsTarget::Shape::no_stage;
+        return out;
+    }
+    if (segs.size() == 2 && segs[1] == "@connections") {
+        out.shape = ConnectionsTarget::Shape::connection_list;
+        out.stage = std::move(segs[0]);
+        return out;
+    }
+    if (segs.size() == 5 && segs[1] == "@connections" && segs[3] == "channels") {
+        out.shape = ConnectionsTarget::Shape::connection_channel;
+        out.stage = std::move(segs[0]);
+        out.connection_id = std::move(segs[2]);
+        out.channel = std::move(segs[4]);
+        return out;
+    }
+    if (segs.size() == 3 && segs[1] == "@channels") {
+        out.shape = ConnectionsTarget::Shape::channel;
+        out.stage = std::move(segs[0]);
+        out.channel = std::move(segs[2]);
         return out;
     }
     if (segs.size() == 3 && segs[1] == "@connections") {

@@ -7,6 +7,7 @@
 #include "gateway/connection_registry.h"
 #include "gateway/gateway_context.h"
 #include "gateway/http_handler.h"
+#include "management/connections_target.h"
 
 namespace wsgate::management {
 
@@ -22,14 +23,28 @@ class ManagementApi final : public gateway::HttpHandler {
     bool matches(std::string_view target) const override;
     gateway::HttpResponse body_too_large(const gateway::HttpRequest& header_only) const override;
     std::size_t max_body_bytes() const override { return kMaxPostBytes; }
-    boost::asio::awaitable<gateway::HttpResponse> handle(gateway::HttpRequest req,
-                                                         const boost::asio::ip::tcp::endpoint& peer) override;
-
-    // The whole decision, synchronous (nothing here waits on I/O); handle() wraps it.
-    gateway::HttpResponse respond(gateway::HttpRequest& req) const;
+    boost::asio::awaitable<gateway::HttpResponse> handle(
+        gateway::HttpRequest req, const boost::asio::ip::tcp::endpoint& peer) override;
 
   private:
-    gateway::HttpResponse decide(gateway::HttpRequest& req) const;
+    // Path, stage, method, signature and throttle: an answer when the call goes no further.
+    std::optional<gateway::HttpResponse> check(gateway::HttpRequest& req,
+                                               ConnectionsTarget& target) const;
+    // The call on a connection this node holds (synchronous: nothing waits on I/O).
+    gateway::HttpResponse on_local(gateway::HttpRequest& req, const ConnectionsTarget& target,
+                                   gateway::Connection& conn) const;
+    // Cluster mode: the call forwarded to the node that holds the connection.
+    boost::asio::awaitable<gateway::HttpResponse> on_remote(gateway::HttpRequest& req,
+                                                            const ConnectionsTarget& target) const;
+    void count(std::string_view method, const gateway::HttpResponse& res) const;
+    // The broadcast extension: PUT/DELETE .../@connections/{id}/channels/{name}, POST and GET
+    // /{stage}/@channels/{name}, GET /{stage}/@connections.
+    boost::asio::awaitable<gateway::HttpResponse> on_membership(
+        gateway::HttpRequest& req, const ConnectionsTarget& target) const;
+    boost::asio::awaitable<gateway::HttpResponse> on_publish(gateway::HttpRequest& req,
+                                                             const ConnectionsTarget& target) const;
+    boost::asio::awaitable<gateway::HttpResponse> on_listing(gateway::HttpRequest& req,
+                                                             const ConnectionsTarget& target) const;
 
     const gateway::GatewayContext& ctx_;
     const config::Settings& settings_;
