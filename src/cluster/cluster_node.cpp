@@ -505,8 +505,12 @@ net::awaitable<gateway::FanOutResult> ClusterNode::fan_out(gateway::FanOut q) {
 
 void ClusterNode::handle_fan_out(const BusFanOut& r) {
     if (r.reply_node == node_id_) return;  // our own question: answered locally by the caller
-    if (epoch_ms_now() > r.deadline_ms) {
-        log::warn("cluster: fan-out request arrived after its deadline; dropped");
+    // Unlike a forwarded @connections call, a publish was already answered 200: a late node still
+    // delivers it (its members must not miss a message the publisher was told went out); only
+    // its counts are too late to be included. A late listing is simply not needed any more.
+    const bool late = epoch_ms_now() > r.deadline_ms;
+    if (late && r.op != gateway::FanOut::Op::publish) {
+        log::warn("cluster: listing request arrived after its deadline; dropped");
         return;
     }
     BusFanOutReply reply;
@@ -528,6 +532,10 @@ void ClusterNode::handle_fan_out(const BusFanOut& r) {
         ctx_.registry.for_each([&](gateway::Connection& c) {
             if (c.event_context().stage == r.stage) ids.append(c.id()).append("\n");
         });
+    }
+    if (late) {
+        log::warn("cluster: a publish arrived after its deadline; delivered, but the publisher's counts omit this node");
+        return;
     }
     reply.ids = ids;
     commands_->command({"PUBLISH", key("reply:" + r.reply_node), encode(reply)});
