@@ -182,8 +182,21 @@ void ClusterNode::connection_added(gateway::Connection& c) {
 
 void ClusterNode::connection_removed(std::string_view id) {
     std::lock_guard lock(registration_mu_);
-    commands_->command({"EVAL", std::string(kUnregister), "2", key("conn:" + std::string(id)),
-                        key("conns:" + node_id_), node_id_, std::string(id)});
+    unregister_pending_.emplace(id);
+    send_unregister(std::string(id));
+}
+
+// Under registration_mu_. The id stays in unregister_pending_ until Redis has applied the removal:
+// one that fails (Redis unreachable) is sent again by rejoin(); a stale record would otherwise
+// outlive the connection and earn it a second $disconnect should this node die later.
+void ClusterNode::send_unregister(std::string id) {
+    commands_->command({"EVAL", std::string(kUnregister), "2", key("conn:" + id),
+                        key("conns:" + node_id_), node_id_, id},
+                       [this, id](boost::system::error_code ec, const RedisReply& r) {
+                           if (ec || r.is_error()) return;
+                           std::lock_guard lock(registration_mu_);
+                           unregister_pending_.erase(id);
+                       });
 }
 
 // After every (re)connect of the command connection: liveness first (so no one starts reaping
@@ -223,6 +236,10 @@ net::awaitable<void> ClusterNode::rejoin() {
     if (n > 0)
         log::info("cluster: registered " + std::to_string(n) +
                   " connection(s) again after reconnecting");
+    {
+        std::lock_guard lock(registration_mu_);
+        for (const auto& id : unregister_pending_) send_unregister(id);
+    }
 }
 
 // ---- liveness and reaping -------------------------------------------------------------------
@@ -231,8 +248,19 @@ net::awaitable<void> ClusterNode::heartbeat_loop() {
     net::steady_timer tick(strand_);
     while (!leaving_) {
         if (commands_->connected()) {
-            commands_->command({"SET", key("node:" + node_id_), std::to_string(epoch_ms_now()),
-                                "PX", ms(settings_.node_ttl)});
+            // GET returns the previous value: none means the key had expired — this node was
+            // stalled (a VM pause, a stopped process) or cut off for longer than node_ttl_ms and
+            // may have been reaped while its connection to Redis stayed open. rejoin() finds out.
+            std::vector<std::string> beat{
+                "SET", key("node:" + node_id_), std::to_string(epoch_ms_now()),
+                "PX",  ms(settings_.node_ttl),  "GET"};
+            auto [hec, previous] = co_await commands_->async_command(std::move(beat), use_tuple);
+            if (!hec && previous.is_nil() && !leaving_) {
+                log::warn(
+                    "cluster: this node's liveness key had expired; checking whether it was "
+                    "reaped");
+                co_await rejoin();
+            }
             commands_->command({"SADD", key("nodes"), node_id_});
             std::vector<std::string> cmd3{"EVAL", std::string(kDeadNodes), "1", key("nodes"),
                                           key("node:")};
@@ -534,7 +562,9 @@ void ClusterNode::handle_fan_out(const BusFanOut& r) {
         });
     }
     if (late) {
-        log::warn("cluster: a publish arrived after its deadline; delivered, but the publisher's counts omit this node");
+        log::warn(
+            "cluster: a publish arrived after its deadline; delivered, but the publisher's counts "
+            "omit this node");
         return;
     }
     reply.ids = ids;

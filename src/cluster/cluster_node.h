@@ -19,6 +19,7 @@
 #include <optional>
 #include <string>
 #include <unordered_map>
+#include <unordered_set>
 
 #include "cluster/bus_message.h"
 #include "cluster/redis_client.h"
@@ -60,6 +61,7 @@ class ClusterNode final : public gateway::RemoteConnections, public gateway::Reg
 
     std::string key(std::string_view suffix) const { return prefix_ + std::string(suffix); }
     void register_connection(gateway::Connection& c);  // under registration_mu_
+    void send_unregister(std::string id);              // under registration_mu_
     boost::asio::awaitable<void> rejoin();
     boost::asio::awaitable<void> heartbeat_loop();
     boost::asio::awaitable<void> reap(std::string dead_node);
@@ -84,6 +86,7 @@ class ClusterNode final : public gateway::RemoteConnections, public gateway::Reg
     // Registration commands and the re-registration after a reconnect must reach Redis in the
     // order the registry saw adds and removes; this lock makes "look up, then queue" atomic.
     std::mutex registration_mu_;
+    std::unordered_set<std::string> unregister_pending_;  // removals Redis has not applied yet
 
     std::mutex pending_mu_;
     std::unordered_map<std::uint64_t, std::shared_ptr<PendingForward>> pending_;

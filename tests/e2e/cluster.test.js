@@ -4,7 +4,7 @@
 // SIGKILL has its connections reaped (one $disconnect each, 1006); a Redis restart is survived; a
 // SIGTERM'd node leaves nothing behind in Redis; a node cut off from Redis (a TCP proxy in front
 // of it, lib/redis.js startRedisProxy) is reaped once and closes its clients when it returns;
-// config errors. Two tests marked todo (FIXME) document known failures of the current build.
+// config errors; no connection gets a second $disconnect after an outage or a stall.
 //
 // Timings are small (heartbeat 100 ms, node TTL 500 ms, forward timeout 1 s); waits scale by 5
 // when WSGATE_E2E_SLOW is set (sanitizer builds).
@@ -596,15 +596,10 @@ test('a node cut off from Redis (Redis keeps its data) longer than the node TTL:
   onB.terminate();
 });
 
-// FIXME: fails against the current build (duplicate $disconnect). A connection that ends while its
-// node's link to Redis is down keeps its record: the unregister command fails at once and the
-// re-registration after the reconnect only adds the live connections, never removes stale ones.
-// When that node later dies, the survivor reaps the stale record and runs $disconnect a second
-// time (1006 after the node's own 1005). Marked todo so the suite stays green until src/cluster is
-// fixed; remove the todo option then.
-test('a connection that ends while its node is cut off from Redis is not reaped again when that node dies later', {
-  todo: 'FIXME: stale registration survives a short Redis outage; the reaper runs a second $disconnect',
-}, async (t) => {
+// A connection that ends while its node's link to Redis is down: the removal that failed is sent
+// again after the reconnect, so when that node later dies the survivor does not reap a stale record
+// (which would be a second $disconnect, 1006 after the node's own 1005).
+test('a connection that ends while its node is cut off from Redis is not reaped again when that node dies later', async (t) => {
   const { redis, be, nodes } = await startCluster(t, ['a', 'b'], { links: ['a'], extra: { node_ttl_ms: scaled(1_500) } });
   const [a, b] = nodes;
   const gone = await openOn(a, be, nodes, 'cluster-stale/gone');
@@ -628,14 +623,10 @@ test('a connection that ends while its node is cut off from Redis is not reaped 
     `the connection that ended during the outage got a second $disconnect from the reaper (its record survived: conn.node=${stale}, member of conns=${member})`);
 });
 
-// FIXME: fails against the current build. A node that stalls (SIGSTOP here; a VM pause or CPU
-// starvation alike) longer than node_ttl_ms while its Redis connection stays open is reaped, but
-// when it resumes it never learns it: only a reconnect runs the "declared dead" check. Its
-// clients stay open although their $disconnect already ran, remote calls for them answer 410, and
-// when they finally close the node runs $disconnect a second time. Marked todo until fixed.
-test('a node that stalls longer than the node TTL is reaped; when it resumes it closes the reaped clients without a second $disconnect', {
-  todo: 'FIXME: a stalled node resumes without noticing it was reaped',
-}, async (t) => {
+// A node that stalls (SIGSTOP here; a VM pause or CPU starvation alike) longer than node_ttl_ms
+// while its Redis connection stays open is reaped; its next heartbeat finds its liveness key had
+// expired, and it closes the reaped clients without running $disconnect a second time.
+test('a node that stalls longer than the node TTL is reaped; when it resumes it closes the reaped clients without a second $disconnect', async (t) => {
   const { be, nodes } = await startCluster(t, ['a', 'b']);
   const [a, b] = nodes;
   const cl = await openOn(a, be, nodes, 'cluster-stall/a');
