@@ -44,7 +44,9 @@ fi
 
 if [[ "${WSGATE_SKIP_TSAN:-0}" != 1 ]]; then
     # ThreadSanitizer: the unit tests, and the scenarios where threads meet (management posts from
-    # other threads, drain under load) against a TSan gateway. Any report aborts the process.
+    # other threads, drain under load, cluster forwarding and fan-out between a node's Redis
+    # connections and its sessions, TLS sessions) against a TSan gateway. Any report aborts the
+    # process.
     step "ThreadSanitizer build"
     cmake --preset tsan >/dev/null
     cmake --build --preset tsan -j "$jobs"
@@ -53,7 +55,8 @@ if [[ "${WSGATE_SKIP_TSAN:-0}" != 1 ]]; then
     ctest --preset tsan -j "$jobs"
     step "end-to-end concurrency scenarios (tsan)"
     WSGATE_BIN="$root/build/tsan/src/app/wsgate" WSGATE_E2E_SLOW=1 node --test --test-concurrency=2 \
-        tests/e2e/core_lifecycle.test.js tests/e2e/mgmt_sdkjs.test.js tests/e2e/mgmt_backpressure.test.js
+        tests/e2e/core_lifecycle.test.js tests/e2e/mgmt_sdkjs.test.js tests/e2e/mgmt_backpressure.test.js \
+        tests/e2e/cluster.test.js tests/e2e/broadcast.test.js tests/e2e/tls.test.js
 fi
 
 if [[ "${WSGATE_SKIP_FUZZ:-0}" != 1 ]]; then
