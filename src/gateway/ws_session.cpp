@@ -23,6 +23,7 @@
 #include "gateway/channel_ops.h"
 #include "gateway/disconnect.h"
 #include "integration/context_lookup.h"
+#include "integration/echo_integration.h"
 #include "integration/http_integration.h"
 #include "integration/integration.h"
 #include "observability/metrics.h"
@@ -88,15 +89,22 @@ bool query_params(std::string_view target, integration::HeaderList& out) {
 }  // namespace
 
 WsSession::WsSession(GatewayContext& ctx, Transport stream, std::string stage, net::ip::tcp::endpoint peer)
-    : ctx_(ctx), ws_(std::move(stream)), inflight_wake_(ws_.get_executor()), watchdog_(ws_.get_executor()),
-      writer_idle_(ws_.get_executor()) {
+    : ctx_(ctx), ws_(std::move(stream)) {
     ctx_.live_sessions.fetch_add(1);
     context_.api_id = ctx.settings.api_id;
     context_.stage = std::move(stage);
     context_.source_ip = peer.address().to_string();
 }
 
-WsSession::~WsSession() = default;
+// Normally released by run() (refused upgrades) or finish(); this covers a session destroyed with
+// its handlers still pending (the io_context going away).
+WsSession::~WsSession() { release_live(); }
+
+void WsSession::release_live() {
+    if (!live_) return;
+    live_ = false;
+    ctx_.live_sessions.fetch_sub(1);
+}
 
 ConnectionInfo WsSession::info() const {
     return {connected_at_, SystemTime(std::chrono::milliseconds(last_active_ms_.load())), context_.source_ip,
@@ -105,12 +113,35 @@ ConnectionInfo WsSession::info() const {
 
 void WsSession::touch() { last_active_ms_.store(epoch_millis(now()), std::memory_order_relaxed); }
 
+WsSession::Outbound WsSession::SendQueue::pop() {
+    Outbound m = std::move(items_[head_++]);
+    if (head_ == items_.size()) {
+        clear();
+    } else if (head_ >= 64 && head_ * 2 >= items_.size()) {
+        // A queue that never drains completely must not grow for ever: drop the sent prefix.
+        items_.erase(items_.begin(), items_.begin() + static_cast<std::ptrdiff_t>(head_));
+        head_ = 0;
+    }
+    return m;
+}
+
+void WsSession::SendQueue::clear() {
+    items_.clear();
+    head_ = 0;
+    // Keep room for a few messages (the common case: one at a time); give back what a burst took.
+    if (items_.capacity() > 4) std::vector<Outbound>().swap(items_);
+}
+
 net::awaitable<void> WsSession::run(HttpRequest req) {
-    // Whatever happens below, the drain counter drops when this coroutine ends.
+    // Unless the read loop starts below (finish() then releases it), the drain counter drops when
+    // this coroutine ends, whichever way it ends.
     struct LiveGuard {
-        std::atomic<std::size_t>& n;
-        ~LiveGuard() { n.fetch_sub(1); }
-    } guard{ctx_.live_sessions};
+        WsSession& s;
+        bool armed = true;
+        ~LiveGuard() {
+            if (armed) s.release_live();
+        }
+    } guard{*this};
 
     if (const unsigned bad = handshake_problem(req)) {
         co_await reject_handshake(bad, "");
@@ -151,11 +182,18 @@ net::awaitable<void> WsSession::run(HttpRequest req) {
         co_return;
     }
 
-    ws_.set_option(websocket::stream_base::decorator([subprotocol](websocket::response_type& res) {
-        res.set(http::field::server, "wsgate");
-        // Only what $connect chose; a requested subprotocol is never echoed on its own (as AWS).
-        if (!subprotocol.empty()) res.set(http::field::sec_websocket_protocol, subprotocol);
-    }));
+    // Only what $connect chose; a requested subprotocol is never echoed on its own (as AWS). The
+    // decorator stays in the stream for its lifetime: without a subprotocol it captures nothing
+    // (and needs no allocation).
+    if (subprotocol.empty()) {
+        ws_.set_option(websocket::stream_base::decorator(
+            [](websocket::response_type& res) { res.set(http::field::server, "wsgate"); }));
+    } else {
+        ws_.set_option(websocket::stream_base::decorator([subprotocol](websocket::response_type& res) {
+            res.set(http::field::server, "wsgate");
+            res.set(http::field::sec_websocket_protocol, subprotocol);
+        }));
+    }
     ws_.read_message_max(ctx_.settings.connection.max_message_bytes);
     ws_.next_layer().set_limits(ctx_.settings.connection.max_frame_bytes, ctx_.settings.connection.max_message_bytes);
     ws_.auto_fragment(false);
@@ -208,16 +246,10 @@ net::awaitable<void> WsSession::run(HttpRequest req) {
     // A drain that began after the check above has already walked the registry without us.
     if (ctx_.shutting_down) close(1001, "Going away");
 
-    const CloseStatus status = co_await read_loop();
-    if (ws_.next_layer().limit_exceeded()) co_await send_close_after_limit();
-
-    unregister();
-    watchdog_.cancel();
-    inflight_wake_.cancel();
-    if (log::enabled(log::Level::info)) {
-        log::info("disconnected " + id() + " code=" + std::to_string(status.code) + " reason=\"" + status.reason + "\"");
-    }
-    co_await run_disconnect_route(status);
+    // From here on the session lives in its read loop's handlers; this frame, the upgrade request
+    // and serve_http()'s frame are released now.
+    guard.armed = false;
+    read_next();
 }
 
 net::awaitable<bool> WsSession::check_api_key(const HttpRequest& req) {
@@ -363,7 +395,7 @@ net::awaitable<bool> WsSession::run_connect_route(const HttpRequest& req, std::s
     }
     subprotocol = r.response.subprotocol;
     // Joined once the connection is registered, just before its 101 (run()).
-    connect_channels_ = std::move(r.response);
+    connect_channels_ = std::make_unique<integration::ProxyResponse>(std::move(r.response));
     connect_completed_ = true;
     co_return true;
 }
@@ -387,27 +419,97 @@ net::awaitable<void> WsSession::reject_handshake(unsigned status, std::string_vi
     tcp.close();
 }
 
-net::awaitable<WsSession::CloseStatus> WsSession::read_loop() {
-    beast::flat_buffer buffer;
-    for (;;) {
-        auto [ec, n] = co_await ws_.async_read(buffer, use_tuple);
-        if (ec) co_return classify(ec);
-        if (closing_) {  // after we sent a close frame, data frames are read and dropped
-            buffer.consume(n);
-            continue;
-        }
-        const bool binary = !ws_.got_text();
-        if (binary && !ctx_.settings.connection.deliver_binary) {
-            buffer.consume(n);
-            // AWS accepts only text frames and closes on binary with 1003.
-            close(1003, "Binary frames are not supported");
-            continue;
-        }
-        touch();
-        std::string body = beast::buffers_to_string(buffer.data());
-        buffer.consume(n);
-        co_await dispatch(std::move(body), binary);
+// ---- The read loop ----
+
+namespace {
+// The most a read asks for while the size of what follows is unknown (a frame header not yet read).
+constexpr std::size_t kReadChunk = 4096;
+// The empty buffer read_next() waits with. Never written to; its address only has to be real:
+// Beast's UTF-8 check does pointer arithmetic on it, which a null pointer would turn into a crash.
+char kNoBytes[1];
+}  // namespace
+
+void WsSession::read_next() {
+    // Wait for the next message with an empty buffer: Beast answers pings, handles a close, reads
+    // the next data frame's header and completes with nothing copied. An idle connection holds no
+    // buffer of its own; body_ is allocated once a message has started.
+    ws_.async_read_some(net::mutable_buffer(kNoBytes, 0),
+                        [self = shared_from_this()](const boost::system::error_code& ec, std::size_t) {
+                            self->on_message_start(ec);
+                        });
+}
+
+void WsSession::on_message_start(const boost::system::error_code& ec) {
+    if (ec) return end_reading(ec);
+    if (ws_.is_message_done()) return on_message();  // an empty message
+    read_body();
+}
+
+void WsSession::read_body() {
+    // In the last frame of a message the hint is exactly what is left of it, so a message in one
+    // frame is read into a string of its own size.
+    const std::size_t want = ws_.read_size_hint(kReadChunk);
+    if (body_.size() < body_filled_ + want) body_.resize(body_filled_ + want);
+    ws_.async_read_some(net::buffer(body_.data() + body_filled_, want),
+                        [self = shared_from_this()](const boost::system::error_code& ec, std::size_t n) {
+                            self->on_body(ec, n);
+                        });
+}
+
+void WsSession::on_body(const boost::system::error_code& ec, std::size_t n) {
+    body_filled_ += n;
+    if (ec) return end_reading(ec);
+    if (!ws_.is_message_done()) return read_body();
+    on_message();
+}
+
+void WsSession::on_message() {
+    body_.resize(body_filled_);
+    std::string body = std::move(body_);
+    body_.clear();
+    body_filled_ = 0;
+    if (closing_) return read_next();  // after we sent a close frame, data frames are read and dropped
+    const bool binary = !ws_.got_text();
+    if (binary && !ctx_.settings.connection.deliver_binary) {
+        // AWS accepts only text frames and closes on binary with 1003.
+        close(1003, "Binary frames are not supported");
+        return read_next();
     }
+    touch();
+    bool read_on = true;
+    try {
+        read_on = dispatch(std::move(body), binary);
+    } catch (const std::exception& e) {
+        // Nothing sensible is left to do with this connection: drop it; the read below fails and
+        // the connection ends the normal way ($disconnect with 1006).
+        log::error("message on " + id() + " failed: " + e.what());
+        beast::get_lowest_layer(ws_).close();
+        read_on = true;
+    }
+    if (read_on) read_next();
+}
+
+void WsSession::end_reading(const boost::system::error_code& ec) {
+    body_ = std::string();
+    body_filled_ = 0;
+    CloseStatus status = classify(ec);
+    auto self = shared_from_this();
+    net::co_spawn(ws_.get_executor(), finish(std::move(self), std::move(status)), net::detached);
+}
+
+net::awaitable<void> WsSession::finish(std::shared_ptr<WsSession> self, CloseStatus status) {
+    struct Release {
+        WsSession& s;
+        ~Release() { s.release_live(); }
+    } release{*self};
+    if (self->ws_.next_layer().limit_exceeded()) co_await self->send_close_after_limit();
+    self->unregister();
+    if (self->watchdog_) self->watchdog_->cancel();
+    if (log::enabled(log::Level::info)) {
+        log::info("disconnected " + self->id() + " code=" + std::to_string(status.code) + " reason=\"" +
+                  status.reason + "\"");
+    }
+    co_await self->run_disconnect_route(std::move(status));
 }
 
 WsSession::CloseStatus WsSession::classify(const boost::system::error_code& ec) const {
@@ -423,48 +525,110 @@ WsSession::CloseStatus WsSession::classify(const boost::system::error_code& ec) 
     return {1006, "Connection closed abnormally"};
 }
 
-net::awaitable<void> WsSession::dispatch(std::string body, bool binary) {
-    std::string request_id = new_aws_id();
+namespace {
+// The built-in echo: its answer is the message itself, so the session answers it without calling it.
+bool is_builtin_echo(const routing::Route& route) {
+    return dynamic_cast<const integration::EchoIntegration*>(route.integration.get()) != nullptr;
+}
+}  // namespace
+
+bool WsSession::dispatch(std::string body, bool binary) {
     // Binary messages (when delivered at all) and non-JSON text go to $default.
     const auto key = binary ? std::nullopt : ctx_.selection.evaluate(body);
     const routing::Route* route = key ? ctx_.routes.select(*key) : ctx_.routes.find("$default");
     if (route == nullptr) {
+        const std::string request_id = new_aws_id();
         stage_->metrics->per_route(observability::kNoRoute).client_error.inc();
         log_access({"MESSAGE", "", request_id, "", 403, -1, -1, "Forbidden"});
         send_local(integration::error_frame("Forbidden", id(), request_id));
-        co_return;
+        return true;
     }
     auto& rm = stage_->metrics->per_route(route->key);
     rm.message_count.inc();
     if (TokenBucket* bucket = stage_->bucket_for(route->key);
         bucket != nullptr && !bucket->try_acquire(std::chrono::steady_clock::now())) {
         // Over the route's (or stage's) rate: AWS-shaped frame, the integration is not called.
+        const std::string request_id = new_aws_id();
         rm.client_error.inc();
         log_access({"MESSAGE", route->key, request_id, "", 429, -1, -1, "Too Many Requests"});
         send_local(integration::error_frame("Too Many Requests", id(), request_id));
-        co_return;
+        return true;
     }
+    if (is_builtin_echo(*route)) {
+        echo(*route, std::move(body), binary);
+        return true;
+    }
+    std::string request_id = new_aws_id();
     std::string message_id = new_aws_id();
     if (!route->integration->wants_event()) {
-        // Built-in integrations answer without I/O; no need for a coroutine of their own.
-        co_await call_route(route, std::move(body), binary, std::move(request_id), std::move(message_id));
-        co_return;
+        // A built-in integration that does I/O (HTTP_PROXY): the next message is read once this
+        // one has been answered.
+        net::co_spawn(ws_.get_executor(),
+                      [self = shared_from_this(), route, body = std::move(body), binary,
+                       request_id = std::move(request_id),
+                       message_id = std::move(message_id)]() mutable -> net::awaitable<void> {
+                          try {
+                              co_await self->call_route(route, std::move(body), binary, std::move(request_id),
+                                                        std::move(message_id));
+                          } catch (const std::exception& e) {
+                              log::error("route " + route->key + " failed on " + self->id() + ": " + e.what());
+                          }
+                          self->read_next();
+                      },
+                      net::detached);
+        return false;
     }
     // Backpressure: stop reading while this connection has its quota of calls in flight.
-    while (inflight_ >= ctx_.settings.connection.max_inflight_messages && !aborted_) {
-        inflight_wake_.expires_at(net::steady_timer::time_point::max());
-        (void)co_await inflight_wake_.async_wait(use_tuple);
+    if (inflight_ >= ctx_.settings.connection.max_inflight_messages && !aborted_) {
+        parked_ = std::make_unique<Parked>(
+            Parked{route, std::move(body), binary, std::move(request_id), std::move(message_id)});
+        return false;
     }
+    start_backend_call(route, std::move(body), binary, std::move(request_id), std::move(message_id));
+    return true;
+}
+
+void WsSession::echo(const routing::Route& route, std::string body, bool binary) {
+    // What call_route() does with the built-in echo's answer, without its two coroutines, and with
+    // ids only for an access log (nothing else would see them).
+    if (ctx_.access_log != nullptr) {
+        const std::string request_id = new_aws_id();
+        const std::string message_id = new_aws_id();
+        log_access({"MESSAGE", route.key, request_id, message_id, 200, 200, -1, ""});
+    }
+    if (!route.route_response) return;
+    // A text message passed Beast's UTF-8 check on the way in; a binary one goes out as text only
+    // when it is valid UTF-8, which is what send_local() decides for any other answer.
+    const bool text = !binary || is_valid_utf8(body);
+    send_local(std::move(body), text);
+}
+
+void WsSession::start_backend_call(const routing::Route* route, std::string body, bool binary,
+                                   std::string request_id, std::string message_id) {
     ++inflight_;
     net::co_spawn(ws_.get_executor(),
                   [self = shared_from_this(), route, body = std::move(body), binary, request_id = std::move(request_id),
                    message_id = std::move(message_id)]() mutable -> net::awaitable<void> {
-                      co_await self->call_route(route, std::move(body), binary, std::move(request_id),
-                                                std::move(message_id));
-                      --self->inflight_;
-                      self->inflight_wake_.cancel();
+                      try {
+                          co_await self->call_route(route, std::move(body), binary, std::move(request_id),
+                                                    std::move(message_id));
+                      } catch (const std::exception& e) {
+                          log::error("route " + route->key + " failed on " + self->id() + ": " + e.what());
+                      }
+                      self->backend_call_done();
                   },
                   net::detached);
+}
+
+void WsSession::backend_call_done() {
+    --inflight_;
+    if (parked_ && inflight_ < ctx_.settings.connection.max_inflight_messages) unpark();
+}
+
+void WsSession::unpark() {
+    auto p = std::move(parked_);
+    start_backend_call(p->route, std::move(p->body), p->binary, std::move(p->request_id), std::move(p->message_id));
+    read_next();
 }
 
 net::awaitable<void> WsSession::call_route(const routing::Route* route, std::string body, bool binary,
@@ -505,6 +669,11 @@ net::awaitable<void> WsSession::call_route(const routing::Route* route, std::str
 void WsSession::send_local(std::string payload) {
     if (!open_ || closing_) return;
     const bool text = is_valid_utf8(payload);
+    send_local(std::move(payload), text);
+}
+
+void WsSession::send_local(std::string payload, bool text) {
+    if (!open_ || closing_) return;
     const auto n = payload.size();
     if (queued_bytes_.fetch_add(n) + n > ctx_.settings.connection.send_queue_max_bytes) {
         queued_bytes_.fetch_sub(n);
@@ -512,7 +681,10 @@ void WsSession::send_local(std::string payload) {
         log::debug("send queue full on " + id() + ": route response dropped");
         return;
     }
-    enqueue({std::make_shared<const std::string>(std::move(payload)), text, 0, {}});
+    Outbound m;
+    m.owned = std::move(payload);
+    m.text = text;
+    enqueue(std::move(m));
 }
 
 SendResult WsSession::send(std::shared_ptr<const std::string> payload, bool text) {
@@ -523,7 +695,10 @@ SendResult WsSession::send(std::shared_ptr<const std::string> payload, bool text
         return SendResult::queue_full;
     }
     net::post(ws_.get_executor(), [self = shared_from_this(), payload = std::move(payload), text]() mutable {
-        self->enqueue({std::move(payload), text, 0, {}});
+        Outbound m;
+        m.shared = std::move(payload);
+        m.text = text;
+        self->enqueue(std::move(m));
     });
     return SendResult::queued;
 }
@@ -531,8 +706,11 @@ SendResult WsSession::send(std::shared_ptr<const std::string> payload, bool text
 bool WsSession::close(int code, std::string reason) {
     if (closing_.exchange(true)) return false;
     net::post(ws_.get_executor(), [self = shared_from_this(), code, reason = std::move(reason)]() mutable {
-        self->server_close_ = CloseStatus{code, reason};
-        self->enqueue({nullptr, true, code, std::move(reason)});
+        // The close frame is written with these (write_next() reads them back).
+        self->server_close_ = CloseStatus{code, std::move(reason)};
+        Outbound m;
+        m.close = true;
+        self->enqueue(std::move(m));
     });
     return true;
 }
@@ -546,62 +724,81 @@ void WsSession::abort() {
     net::post(ws_.get_executor(), [self = shared_from_this()] {
         if (!self->server_close_) self->server_close_ = CloseStatus{1001, "Going away"};
         self->aborted_ = true;
-        self->inflight_wake_.cancel();  // a read loop parked on backpressure must see the abort
         beast::get_lowest_layer(self->ws_).close();
+        // A read loop parked on backpressure must see the abort: it dispatches the message it holds
+        // and reads again, which fails at once.
+        if (self->parked_) self->unpark();
     });
 }
 
 void WsSession::enqueue(Outbound m) {
     if (close_sent_) {  // raced with a close: the message is dropped, its bytes released
-        if (m.payload) queued_bytes_.fetch_sub(m.payload->size());
+        if (!m.close) queued_bytes_.fetch_sub(m.data().size());
         return;
     }
-    queue_.push_back(std::move(m));
+    queue_.push(std::move(m));
     if (!writing_ && !accepting_) start_writer();
 }
 
+// ---- The write loop ----
+
 void WsSession::start_writer() {
     writing_ = true;
-    net::co_spawn(ws_.get_executor(), [self = shared_from_this()] { return self->write_loop(); }, net::detached);
+    write_next();
 }
 
-net::awaitable<void> WsSession::write_loop() {
-    const std::size_t frame = ctx_.settings.connection.outbound_frame_bytes;
-    while (!queue_.empty()) {
-        Outbound m = std::move(queue_.front());
-        queue_.pop_front();
-        boost::system::error_code ec;
-        if (!m.payload) {
-            websocket::close_reason cr(static_cast<websocket::close_code>(m.close_code), m.close_reason);
-            close_sent_ = true;
-            drop_queue();
-            std::tie(ec) = co_await ws_.async_close(cr, use_tuple);
-            break;
-        }
-        const std::string& data = *m.payload;
-        ws_.text(m.text);
-        if (data.size() <= frame) {
-            std::tie(ec, std::ignore) = co_await ws_.async_write(net::buffer(data), use_tuple);
-        } else {
-            // Large messages go out as a fragmented message of frames no larger than `frame`,
-            // as API Gateway splits anything above its 32 KB frame limit.
-            for (std::size_t off = 0; off < data.size() && !ec; off += frame) {
-                const std::size_t len = std::min(frame, data.size() - off);
-                const bool fin = off + len == data.size();
-                std::tie(ec, std::ignore) =
-                    co_await ws_.async_write_some(fin, net::buffer(data.data() + off, len), use_tuple);
-            }
-        }
-        queued_bytes_.fetch_sub(data.size());
-        if (ec) {
-            close_sent_ = true;  // the stream is dead; nothing more can be written
-            drop_queue();
-            break;
-        }
-        touch();
+void WsSession::write_next() {
+    if (queue_.empty()) return writer_stopped();
+    out_ = queue_.pop();
+    if (out_.close) {
+        const CloseStatus cs = server_close_.value_or(CloseStatus{1000, ""});
+        websocket::close_reason cr(static_cast<websocket::close_code>(cs.code), cs.reason);
+        close_sent_ = true;
+        drop_queue();
+        ws_.async_close(cr, [self = shared_from_this()](const boost::system::error_code&) { self->writer_stopped(); });
+        return;
     }
+    ws_.text(out_.text);
+    out_offset_ = 0;
+    write_chunk();
+}
+
+void WsSession::write_chunk() {
+    const std::string& data = out_.data();
+    const std::size_t frame = ctx_.settings.connection.outbound_frame_bytes;
+    if (data.size() <= frame) {
+        ws_.async_write(net::buffer(data), [self = shared_from_this()](const boost::system::error_code& ec,
+                                                                        std::size_t) { self->on_written(ec); });
+        return;
+    }
+    // Large messages go out as a fragmented message of frames no larger than `frame`, as API
+    // Gateway splits anything above its 32 KB frame limit.
+    const std::size_t len = std::min(frame, data.size() - out_offset_);
+    const bool fin = out_offset_ + len == data.size();
+    ws_.async_write_some(fin, net::buffer(data.data() + out_offset_, len),
+                         [self = shared_from_this(), len](const boost::system::error_code& ec, std::size_t) {
+                             self->out_offset_ += len;
+                             if (ec || self->out_offset_ >= self->out_.data().size()) return self->on_written(ec);
+                             self->write_chunk();
+                         });
+}
+
+void WsSession::on_written(const boost::system::error_code& ec) {
+    queued_bytes_.fetch_sub(out_.data().size());
+    out_ = Outbound{};
+    if (ec) {
+        close_sent_ = true;  // the stream is dead; nothing more can be written
+        drop_queue();
+        return writer_stopped();
+    }
+    touch();
+    write_next();
+}
+
+void WsSession::writer_stopped() {
+    out_ = Outbound{};
     writing_ = false;
-    writer_idle_.cancel();
+    if (writer_idle_) writer_idle_->cancel();
 }
 
 // The frame scanner failed the read, so Beast sent no close frame: send AWS's 1009 "Message too
@@ -610,8 +807,9 @@ net::awaitable<void> WsSession::send_close_after_limit() {
     close_sent_ = true;
     drop_queue();
     if (writing_) {
-        writer_idle_.expires_after(std::chrono::seconds(2));  // a write stuck on a dead peer
-        (void)co_await writer_idle_.async_wait(use_tuple);
+        if (!writer_idle_) writer_idle_ = std::make_unique<net::steady_timer>(ws_.get_executor());
+        writer_idle_->expires_after(std::chrono::seconds(2));  // a write stuck on a dead peer
+        (void)co_await writer_idle_->async_wait(use_tuple);
     }
     auto& tcp = beast::get_lowest_layer(ws_);
     if (!writing_) {
@@ -679,8 +877,9 @@ void WsSession::arm_watchdog() {
         next = std::min(next, steady + std::chrono::duration_cast<std::chrono::steady_clock::duration>(
                                            connected_at_ + c.max_duration - wall));
     }
-    watchdog_.expires_at(next);
-    watchdog_.async_wait([weak = weak_from_this()](const boost::system::error_code& ec) {
+    if (!watchdog_) watchdog_ = std::make_unique<net::steady_timer>(ws_.get_executor());
+    watchdog_->expires_at(next);
+    watchdog_->async_wait([weak = weak_from_this()](const boost::system::error_code& ec) {
         if (ec) return;
         if (auto self = weak.lock()) self->on_watchdog();
     });
@@ -703,9 +902,9 @@ void WsSession::on_watchdog() {
 }
 
 void WsSession::drop_queue() {
-    for (const auto& m : queue_) {
-        if (m.payload) queued_bytes_.fetch_sub(m.payload->size());
-    }
+    queue_.for_each([this](const Outbound& m) {
+        if (!m.close) queued_bytes_.fetch_sub(m.data().size());
+    });
     queue_.clear();
 }
 

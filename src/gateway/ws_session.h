@@ -2,13 +2,19 @@
 // One WebSocket connection, from its upgrade request to its $disconnect. The session owns its
 // stream; every handler runs on the stream's strand, so its state needs no locks. Other threads
 // reach it only through the Connection interface, which posts onto that strand.
+//
+// Memory: an open connection is mostly idle, so while it waits for the client it holds no
+// coroutine frame and no read buffer. run() is a coroutine only until the 101 is written; after
+// that the read and write loops are completion handlers on the strand (each keeps the session
+// alive through a shared_ptr), a message is read straight into the std::string it is dispatched
+// as, and the end of the connection ($disconnect) runs in a coroutine of its own.
 #include <boost/asio/steady_timer.hpp>
 #include <boost/beast/websocket/stream.hpp>
 
 #include <atomic>
-#include <deque>
 #include <memory>
 #include <optional>
+#include <vector>
 
 #include "gateway/access_entry.h"
 #include "gateway/connection.h"
@@ -25,7 +31,8 @@ class WsSession final : public Connection, public std::enable_shared_from_this<W
               boost::asio::ip::tcp::endpoint peer);
     ~WsSession() override;
 
-    // Runs $connect, the upgrade, the message loop and $disconnect. Completes when all is done.
+    // Runs $connect and the upgrade; once the 101 is written, starts the message loop and
+    // returns. The session then lives on in its handlers until its $disconnect has run.
     boost::asio::awaitable<void> run(HttpRequest req);
 
     // Connection (any thread)
@@ -40,14 +47,41 @@ class WsSession final : public Connection, public std::enable_shared_from_this<W
 
   private:
     struct Outbound {
-        std::shared_ptr<const std::string> payload;  // null: a close frame
+        std::string owned;                          // a route response or error frame
+        std::shared_ptr<const std::string> shared;  // a message sent through send() (maybe to many)
         bool text = true;
-        int close_code = 0;
-        std::string close_reason;
+        bool close = false;  // the close frame: code and reason are server_close_
+        const std::string& data() const { return shared ? *shared : owned; }
+    };
+    // FIFO of Outbound that allocates nothing until the first message and keeps its (small)
+    // capacity for the next one.
+    class SendQueue {
+      public:
+        bool empty() const { return head_ == items_.size(); }
+        void push(Outbound m) { items_.push_back(std::move(m)); }
+        Outbound pop();
+        template <class F>
+        void for_each(F f) const {
+            for (std::size_t i = head_; i < items_.size(); ++i) f(items_[i]);
+        }
+        void clear();
+
+      private:
+        std::vector<Outbound> items_;
+        std::size_t head_ = 0;
     };
     struct CloseStatus {
         int code;
         std::string reason;
+    };
+    // A message read while max_inflight_messages calls were in flight: it is dispatched, and
+    // reading resumes, when one of them returns.
+    struct Parked {
+        const routing::Route* route;
+        std::string body;
+        bool binary;
+        std::string request_id;
+        std::string message_id;
     };
 
     boost::asio::awaitable<bool> check_api_key(const HttpRequest& req);
@@ -55,29 +89,54 @@ class WsSession final : public Connection, public std::enable_shared_from_this<W
     boost::asio::awaitable<bool> run_authorizer(const HttpRequest& req);
     boost::asio::awaitable<bool> run_connect_route(const HttpRequest& req, std::string& subprotocol);
     boost::asio::awaitable<void> reject_handshake(unsigned status, std::string_view body);
-    boost::asio::awaitable<CloseStatus> read_loop();
-    boost::asio::awaitable<void> dispatch(std::string body, bool binary);
+
+    // The read loop (strand only): wait for the next message without a buffer, read it into
+    // body_, dispatch it, repeat; a failed read ends the connection (finish()).
+    void read_next();
+    void on_message_start(const boost::system::error_code& ec);
+    void read_body();
+    void on_body(const boost::system::error_code& ec, std::size_t n);
+    void on_message();
+    void end_reading(const boost::system::error_code& ec);
+    // Routes one message; false when reading must wait (backpressure, or an HTTP_PROXY call that
+    // answers before the next message is read), in which case whoever ends the wait reads on.
+    bool dispatch(std::string body, bool binary);
+    void echo(const routing::Route& route, std::string body, bool binary);
+    void start_backend_call(const routing::Route* route, std::string body, bool binary, std::string request_id,
+                            std::string message_id);
+    void backend_call_done();
+    void unpark();
     boost::asio::awaitable<void> call_route(const routing::Route* route, std::string body, bool binary,
                                             std::string request_id, std::string message_id);
+    // After the read loop: the 1009 close after a broken limit, unregistering, $disconnect.
+    static boost::asio::awaitable<void> finish(std::shared_ptr<WsSession> self, CloseStatus status);
     boost::asio::awaitable<void> send_close_after_limit();
     void arm_watchdog();
     void on_watchdog();
     void unregister();
+    void release_live();
     void log_access(const AccessEntry& e) const;
     // The values an HTTP_PROXY request-parameter mapping can read for one event.
     integration::ParameterLookup parameter_lookup(std::string route_key, std::string event_type,
                                                   std::string request_id, std::string message_id,
                                                   integration::HeaderList headers = {},
                                                   integration::HeaderList query = {}) const;
-    boost::asio::awaitable<void> write_loop();
     // By value, and callers pass a named object: GCC 12 destroys a braced temporary passed to a
     // co_awaited coroutine twice (found by the fault tests). A coroutine should own its arguments
     // anyway (C++ Core Guidelines CP.53).
     boost::asio::awaitable<void> run_disconnect_route(CloseStatus status);
     void enqueue(Outbound m);  // on the strand
     void drop_queue();         // on the strand
-    void start_writer();       // on the strand
-    void send_local(std::string payload);  // on the strand: a route response or error frame
+    // The write loop (strand only): exactly one write in flight, writing_ while it runs.
+    void start_writer();
+    void write_next();
+    void write_chunk();
+    void on_written(const boost::system::error_code& ec);
+    void writer_stopped();
+    // On the strand: a route response or error frame; `text` is its opcode. The overload without
+    // it sends valid UTF-8 as text and anything else as binary.
+    void send_local(std::string payload, bool text);
+    void send_local(std::string payload);
     CloseStatus classify(const boost::system::error_code& ec) const;
     void touch();
 
@@ -88,31 +147,42 @@ class WsSession final : public Connection, public std::enable_shared_from_this<W
     SystemTime connected_at_;
     std::atomic<std::int64_t> last_active_ms_{0};
 
-    // Send queue: bounded in bytes; exactly one write in flight.
-    std::deque<Outbound> queue_;
+    // Send queue: bounded in bytes; exactly one write in flight (writing_), the message being
+    // written is out_ (the queue no longer holds it).
+    SendQueue queue_;
+    Outbound out_;
+    std::size_t out_offset_ = 0;  // fragmented writes: bytes of out_ already written
     std::atomic<std::size_t> queued_bytes_{0};
-    bool writing_ = false;
-    bool close_sent_ = false;
-    bool accepting_ = false;   // strand only: the 101 is being written; queue but do not write  // strand only: no data frame may follow a close frame
+
+    // The message being read: body_ holds body_filled_ bytes (and room for the read in flight).
+    std::string body_;
+    std::size_t body_filled_ = 0;
 
     std::atomic<bool> open_{false};     // registered and accepting sends
     std::atomic<bool> closing_{false};  // a server close was requested
     std::optional<CloseStatus> server_close_;  // strand only
-
-    std::size_t inflight_ = 0;  // integration calls in flight (strand only)
-    boost::asio::steady_timer inflight_wake_;
-    boost::asio::steady_timer watchdog_;  // idle timeout and maximum duration
-    boost::asio::steady_timer writer_idle_;  // cancelled when the write loop stops
-    bool registered_ = false;
-    bool counted_open_ = false;        // included in the connections_open gauge
-    const StageState* stage_ = nullptr;  // this connection's stage: metrics and throttles
-    bool connect_completed_ = false;
     // Cluster mode: another node already ran $disconnect for this connection (it declared this node
     // dead while it was cut off from Redis); the session must not run it a second time.
     std::atomic<bool> disconnect_delivered_elsewhere_{false};
+
+    std::size_t inflight_ = 0;  // integration calls in flight (strand only)
+    std::unique_ptr<Parked> parked_;  // strand only; set while reading waits for backpressure
+    // Created only when needed: the watchdog when an idle timeout or maximum duration is set, the
+    // writer wait by send_close_after_limit().
+    std::unique_ptr<boost::asio::steady_timer> watchdog_;     // idle timeout and maximum duration
+    std::unique_ptr<boost::asio::steady_timer> writer_idle_;  // cancelled when the write loop stops
+    const StageState* stage_ = nullptr;  // this connection's stage: metrics and throttles
     // $connect's answer, kept until the connection is registered, for its channel headers.
-    std::optional<integration::ProxyResponse> connect_channels_;
-    bool aborted_ = false;  // strand only: abort() dropped the socket  // $disconnect runs only after a successful $connect
+    std::unique_ptr<integration::ProxyResponse> connect_channels_;
+
+    bool writing_ = false;
+    bool close_sent_ = false;  // strand only: no data frame may follow a close frame
+    bool accepting_ = false;   // strand only: the 101 is being written; queue but do not write
+    bool registered_ = false;
+    bool counted_open_ = false;        // included in the connections_open gauge
+    bool connect_completed_ = false;   // $disconnect runs only after a successful $connect
+    bool aborted_ = false;             // strand only: abort() dropped the socket
+    bool live_ = true;                 // still counted in ctx_.live_sessions
 };
 
 }  // namespace wsgate::gateway
