@@ -6,13 +6,14 @@
 // the session then sends the 1009 close itself (Beast sends none for a failed read).
 #include <boost/asio/associated_executor.hpp>
 #include <boost/asio/async_result.hpp>
-#include <boost/asio/bind_executor.hpp>
+#include <boost/asio/associator.hpp>
 #include <boost/asio/buffer.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/beast/core/role.hpp>
 #include <boost/beast/websocket/error.hpp>
 #include <boost/beast/websocket/teardown.hpp>
 
+#include <memory>
 #include <utility>
 
 #include "gateway/frame_scanner.h"
@@ -38,22 +39,37 @@ class GuardedStream {
     auto async_read_some(const MutableBufferSequence& buffers, ReadHandler&& handler) {
         return boost::asio::async_initiate<ReadHandler, void(boost::system::error_code, std::size_t)>(
             [this](auto h, const MutableBufferSequence& bufs) {
-                auto ex = boost::asio::get_associated_executor(h, get_executor());
                 if (tripped_) {
+                    auto ex = boost::asio::get_associated_executor(h, get_executor());
                     boost::asio::post(ex, [h = std::move(h)]() mutable {
                         std::move(h)(boost::beast::websocket::error::message_too_big, 0);
                     });
                     return;
                 }
-                next_.async_read_some(
-                    bufs, boost::asio::bind_executor(ex, [this, bufs, h = std::move(h)](
-                                                             boost::system::error_code ec, std::size_t n) mutable {
-                        if (!ec) n = inspect(bufs, n, ec);
-                        std::move(h)(ec, n);
-                    }));
+                next_.async_read_some(bufs, ScanOp<MutableBufferSequence, decltype(h)>{this, bufs, std::move(h)});
             },
             handler, buffers);
     }
+
+    // The completion of a read from the transport: the bytes go through the scanner before the
+    // reader (Beast) sees them. Every association of the reader's handler (executor, allocator,
+    // cancellation slot) carries over (see the associator below), so this adds no state but the
+    // buffers; it is part of every pending read of every connection.
+    template <class MutableBufferSequence, class Handler>
+    struct ScanOp {
+        GuardedStream* self;
+        MutableBufferSequence bufs;
+        Handler h;
+
+        void operator()(boost::system::error_code ec, std::size_t n) {
+            if (!ec) n = self->inspect(bufs, n, ec);
+            std::move(h)(ec, n);
+        }
+        friend bool asio_handler_is_continuation(ScanOp* op) {
+            using boost::asio::asio_handler_is_continuation;
+            return asio_handler_is_continuation(std::addressof(op->h));
+        }
+    };
 
     template <class ConstBufferSequence, class WriteHandler>
     auto async_write_some(const ConstBufferSequence& buffers, WriteHandler&& handler) {
@@ -96,3 +112,18 @@ class GuardedStream {
 };
 
 }  // namespace wsgate::gateway
+
+namespace boost::asio {
+template <template <typename, typename> class Associator, class Buffers, class Handler, class DefaultCandidate>
+struct associator<Associator, wsgate::gateway::GuardedStream::ScanOp<Buffers, Handler>, DefaultCandidate>
+    : Associator<Handler, DefaultCandidate> {
+    static typename Associator<Handler, DefaultCandidate>::type get(
+        const wsgate::gateway::GuardedStream::ScanOp<Buffers, Handler>& op) noexcept {
+        return Associator<Handler, DefaultCandidate>::get(op.h);
+    }
+    static auto get(const wsgate::gateway::GuardedStream::ScanOp<Buffers, Handler>& op,
+                    const DefaultCandidate& c) noexcept -> decltype(Associator<Handler, DefaultCandidate>::get(op.h, c)) {
+        return Associator<Handler, DefaultCandidate>::get(op.h, c);
+    }
+};
+}  // namespace boost::asio

@@ -75,11 +75,10 @@ net::awaitable<void> serve_http(GatewayContext& ctx, net::ip::tcp::socket socket
     if (ec) co_return;
     Transport stream = tls != nullptr ? Transport(beast::tcp_stream(std::move(socket)), *tls)
                                       : Transport(beast::tcp_stream(std::move(socket)));
-    auto& tcp = stream.next_layer();
     beast::flat_buffer buffer;
     auto timeout = ctx.settings.connection.handshake_timeout;
     // One budget for the TLS handshake and the first request head together.
-    tcp.expires_after(timeout);
+    stream.expires_after(timeout);
     if (stream.is_tls() && !co_await tls_handshake(ctx, stream, peer)) co_return;
 
     for (bool first = true;; first = false) {
@@ -88,7 +87,7 @@ net::awaitable<void> serve_http(GatewayContext& ctx, net::ip::tcp::socket socket
         // Beast checks Content-Length against the body limit while parsing the header, so the
         // limit must be in place before the header is read.
         parser.body_limit(ctx.http_handler != nullptr ? ctx.http_handler->max_body_bytes() : 0);
-        if (!first) tcp.expires_after(timeout);
+        if (!first) stream.expires_after(timeout);
         std::tie(ec, std::ignore) = co_await http::async_read_header(stream, buffer, parser, use_tuple);
         if (ec == http::error::header_limit) {
             auto res = aws_error(431, "RequestHeaderFieldsTooLarge", "Request Header Fields Too Large", false);
@@ -105,11 +104,11 @@ net::awaitable<void> serve_http(GatewayContext& ctx, net::ip::tcp::socket socket
                 break;  // the rest of the body is unread; the connection cannot be reused
             }
             if (ec) break;
-            tcp.expires_never();
+            stream.expires_never();
             const bool client_keep_alive = parser.get().keep_alive();
             auto res = co_await ctx.http_handler->handle(parser.release(), peer);
             res.keep_alive(client_keep_alive);
-            tcp.expires_after(timeout);
+            stream.expires_after(timeout);
             std::tie(ec, std::ignore) = co_await http::async_write(stream, res, use_tuple);
             if (ec || !res.keep_alive()) break;
             timeout = kKeepAliveIdle;
@@ -122,7 +121,7 @@ net::awaitable<void> serve_http(GatewayContext& ctx, net::ip::tcp::socket socket
         const bool known_stage = stage && ctx.is_stage(*stage);
         if (beast::websocket::is_upgrade(parser.get()) && known_stage) {
             if (!parser.is_done()) break;  // an upgrade request must not carry a body
-            tcp.expires_never();
+            stream.expires_never();
             auto session = std::make_shared<WsSession>(ctx, std::move(stream), std::string(*stage), peer);
             co_await session->run(parser.release());
             co_return;

@@ -9,15 +9,14 @@ namespace net = boost::asio;
 constexpr auto use_tuple = net::as_tuple(net::use_awaitable);
 
 net::awaitable<void> shutdown_send(Transport& t, std::chrono::milliseconds grace) {
-    auto& tcp = t.next_layer();
     if (t.is_tls()) {
         // A peer that is gone fails this at once; only one that stays silent costs the grace.
-        tcp.expires_after(grace);
+        t.expires_after(grace);
         (void)co_await t.async_shutdown(use_tuple);
-        tcp.expires_never();
+        t.expires_never();
     }
     boost::system::error_code ignored;
-    tcp.socket().shutdown(net::ip::tcp::socket::shutdown_send, ignored);
+    t.socket().shutdown(net::ip::tcp::socket::shutdown_send, ignored);
 }
 
 }  // namespace wsgate::gateway

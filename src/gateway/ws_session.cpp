@@ -235,6 +235,9 @@ net::awaitable<void> WsSession::run(HttpRequest req) {
         co_return;
     }
     connect_completed_ = true;
+    // The WebSocket connection is open: its limits are the session's own timers, so a plain
+    // transport drops the tcp_stream and keeps the bare socket (smaller, and one layer less per read).
+    ws_.next_layer().next_layer().release_timeouts();
     stage_->metrics->connections_open.inc();
     stage_->metrics->connections_total.inc();
     counted_open_ = true;
@@ -811,7 +814,16 @@ net::awaitable<void> WsSession::send_close_after_limit() {
         writer_idle_->expires_after(std::chrono::seconds(2));  // a write stuck on a dead peer
         (void)co_await writer_idle_->async_wait(use_tuple);
     }
-    auto& tcp = beast::get_lowest_layer(ws_);
+    // Every step below is bounded: a timer closes the socket if the peer stalls (the transport may
+    // have no timeouts of its own by now, see Transport::release_timeouts()).
+    auto& transport = ws_.next_layer().next_layer();
+    net::steady_timer deadline(ws_.get_executor());
+    const auto bound = [&](std::chrono::seconds d) {
+        deadline.expires_after(d);  // cancels the previous bound, if any
+        deadline.async_wait([self = shared_from_this()](const boost::system::error_code& ec) {
+            if (!ec) self->ws_.next_layer().next_layer().close();
+        });
+    };
     if (!writing_) {
         static constexpr char kReason[] = "Message too big";
         std::string frame;
@@ -820,21 +832,23 @@ net::awaitable<void> WsSession::send_close_after_limit() {
         frame += static_cast<char>(1009 >> 8);
         frame += static_cast<char>(1009 & 0xff);
         frame += kReason;
-        tcp.expires_after(std::chrono::seconds(2));
-        (void)co_await net::async_write(ws_.next_layer().next_layer(), net::buffer(frame), use_tuple);  // TCP or TLS
+        bound(std::chrono::seconds(2));
+        (void)co_await net::async_write(transport, net::buffer(frame), use_tuple);  // TCP or TLS
     }
     // Lingering close: the rest of the oversized message is still arriving. Closing with unread
     // input would send a reset, and the peer would lose the close frame with it (browsers then
-    // report 1006). So stop sending, drain what comes for a moment, then close.
+    // report 1006). So stop sending, drain what comes (the raw TCP bytes) for a moment, then close.
+    auto& socket = transport.socket();
     beast::error_code ignored;
-    tcp.socket().shutdown(net::ip::tcp::socket::shutdown_send, ignored);
-    tcp.expires_after(std::chrono::seconds(2));
+    socket.shutdown(net::ip::tcp::socket::shutdown_send, ignored);
+    bound(std::chrono::seconds(2));
     std::array<char, 16 * 1024> sink;
     for (;;) {
-        auto [ec, n] = co_await tcp.async_read_some(net::buffer(sink), use_tuple);
+        auto [ec, n] = co_await socket.async_read_some(net::buffer(sink), use_tuple);
         if (ec) break;
     }
-    tcp.close();
+    deadline.cancel();
+    transport.close();
 }
 
 integration::ParameterLookup WsSession::parameter_lookup(std::string route_key, std::string event_type,

@@ -141,7 +141,8 @@ class WsSession final : public Connection, public std::enable_shared_from_this<W
     void touch();
 
     GatewayContext& ctx_;
-    boost::beast::websocket::stream<GuardedStream> ws_;
+    // No permessage-deflate: never negotiated (as on AWS), so the stream need not carry its state.
+    boost::beast::websocket::stream<GuardedStream, false> ws_;
     integration::ConnectionContext context_;  // immutable once run() starts the handshake
     std::string host_header_;
     SystemTime connected_at_;
