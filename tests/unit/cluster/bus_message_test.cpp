@@ -110,8 +110,11 @@ TEST(BusMessageRoundTrip, BodiesWithNewlinesNulsAndAnyByteSurvive) {
 }
 
 TEST(BusMessageRoundTrip, EveryOutcome) {
-    for (const Kind k : {Kind::done, Kind::gone, Kind::queue_full, Kind::unavailable, Kind::timeout}) {
-        const auto r = decode_reply(encode(BusReply{123456789, k, "b"}));
+    for (const Kind k : {Kind::done, Kind::gone, Kind::queue_full, Kind::unavailable, Kind::timeout, Kind::limit,
+                         Kind::not_member}) {
+        // Named: the decoded view points into the encoded text.
+        const std::string wire1 = encode(BusReply{123456789, k, "b"});
+        const auto r = decode_reply(wire1);
         ASSERT_TRUE(r);
         EXPECT_EQ(r->request_id, 123456789u);
         EXPECT_EQ(r->outcome, k);
@@ -123,19 +126,25 @@ TEST(BusMessageRoundTrip, ExtremeNumbers) {
     auto req = request(RemoteOp::get);
     req.request_id = std::numeric_limits<std::uint64_t>::max();
     req.deadline_ms = std::numeric_limits<std::int64_t>::max();
-    auto r = decode_request(encode(req));
+    // Named: the decoded view points into the encoded text.
+    const std::string wire2 = encode(req);
+    auto r = decode_request(wire2);
     ASSERT_TRUE(r);
     EXPECT_EQ(r->request_id, std::numeric_limits<std::uint64_t>::max());
     EXPECT_EQ(r->deadline_ms, std::numeric_limits<std::int64_t>::max());
 
     req.request_id = 0;
     req.deadline_ms = 0;
-    r = decode_request(encode(req));
+    // Named: the decoded view points into the encoded text.
+    const std::string wire3 = encode(req);
+    r = decode_request(wire3);
     ASSERT_TRUE(r);
     EXPECT_EQ(r->request_id, 0u);
     EXPECT_EQ(r->deadline_ms, 0);
 
-    const auto rep = decode_reply(encode(BusReply{std::numeric_limits<std::uint64_t>::max(), Kind::gone, ""}));
+    // Named: the decoded view points into the encoded text.
+    const std::string wire4 = encode(BusReply{std::numeric_limits<std::uint64_t>::max(), Kind::gone, ""});
+    const auto rep = decode_reply(wire4);
     ASSERT_TRUE(rep);
     EXPECT_EQ(rep->request_id, std::numeric_limits<std::uint64_t>::max());
 }
@@ -144,7 +153,9 @@ TEST(BusMessageRoundTrip, NodeIdsOfTheirDocumentedAlphabet) {
     auto req = request(RemoteOp::post, "x");
     req.reply_node = "ip-10-0-3-17.eu-west-1.compute.internal#a_B-9zZ0";
     req.connection_id = "-_-_-_-_-_-_-_-=";
-    const auto r = decode_request(encode(req));
+    // Named: the decoded view points into the encoded text.
+    const std::string wire5 = encode(req);
+    const auto r = decode_request(wire5);
     ASSERT_TRUE(r);
     EXPECT_EQ(r->reply_node, req.reply_node);
     EXPECT_EQ(r->connection_id, req.connection_id);
