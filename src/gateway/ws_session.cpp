@@ -1,6 +1,7 @@
 #include "gateway/ws_session.h"
 
 #include <boost/asio/as_tuple.hpp>
+#include <boost/asio/bind_allocator.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/post.hpp>
@@ -40,6 +41,22 @@ constexpr auto use_tuple = net::as_tuple(net::use_awaitable);
 namespace {
 
 SystemTime now() { return std::chrono::system_clock::now(); }
+
+// Allocates exactly what an operation needs. Asio's default recycles a small per-thread cache of
+// blocks, and a block freed by a large operation (an HTTP read, a write) is reused for any smaller
+// one. That is right for short operations; an operation that stays pending for the whole life of an
+// idle connection (its wait for the next message, its watchdog) would pin a block several times
+// its size, so those two allocate with this instead.
+template <class T>
+struct ExactAllocator {
+    using value_type = T;
+    ExactAllocator() noexcept = default;
+    template <class U>
+    ExactAllocator(const ExactAllocator<U>&) noexcept {}
+    T* allocate(std::size_t n) { return static_cast<T*>(::operator new(n * sizeof(T))); }
+    void deallocate(T* p, std::size_t) noexcept { ::operator delete(p); }
+    friend bool operator==(const ExactAllocator&, const ExactAllocator&) noexcept { return true; }
+};
 
 // Headers AWS leaves out of the CONNECT event (they describe the hop, not the client).
 bool hop_header(std::string_view name) {
@@ -437,9 +454,9 @@ void WsSession::read_next() {
     // the next data frame's header and completes with nothing copied. An idle connection holds no
     // buffer of its own; body_ is allocated once a message has started.
     ws_.async_read_some(net::mutable_buffer(kNoBytes, 0),
-                        [self = shared_from_this()](const boost::system::error_code& ec, std::size_t) {
-                            self->on_message_start(ec);
-                        });
+                        net::bind_allocator(ExactAllocator<void>(), [self = shared_from_this()](
+                                                                        const boost::system::error_code& ec,
+                                                                        std::size_t) { self->on_message_start(ec); }));
 }
 
 void WsSession::on_message_start(const boost::system::error_code& ec) {
@@ -893,10 +910,11 @@ void WsSession::arm_watchdog() {
     }
     if (!watchdog_) watchdog_ = std::make_unique<net::steady_timer>(ws_.get_executor());
     watchdog_->expires_at(next);
-    watchdog_->async_wait([weak = weak_from_this()](const boost::system::error_code& ec) {
-        if (ec) return;
-        if (auto self = weak.lock()) self->on_watchdog();
-    });
+    watchdog_->async_wait(
+        net::bind_allocator(ExactAllocator<void>(), [weak = weak_from_this()](const boost::system::error_code& ec) {
+            if (ec) return;
+            if (auto self = weak.lock()) self->on_watchdog();
+        }));
 }
 
 void WsSession::on_watchdog() {
