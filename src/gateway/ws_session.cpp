@@ -4,11 +4,12 @@
 #include <boost/asio/bind_allocator.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
+#include <boost/asio/execution_context.hpp>
+#include <boost/asio/io_context.hpp>
 #include <boost/asio/post.hpp>
+#include <boost/asio/strand.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
-#include <boost/beast/core/buffers_to_string.hpp>
-#include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/http/write.hpp>
 #include <boost/beast/websocket/error.hpp>
 #include <boost/json/serialize.hpp>
@@ -16,6 +17,8 @@
 #include <boost/url/parse.hpp>
 
 #include <array>
+#include <mutex>
+#include <vector>
 
 #include "common/ids.h"
 #include "common/log.h"
@@ -45,8 +48,8 @@ SystemTime now() { return std::chrono::system_clock::now(); }
 // Allocates exactly what an operation needs. Asio's default recycles a small per-thread cache of
 // blocks, and a block freed by a large operation (an HTTP read, a write) is reused for any smaller
 // one. That is right for short operations; an operation that stays pending for the whole life of an
-// idle connection (its wait for the next message, its watchdog) would pin a block several times
-// its size, so those two allocate with this instead.
+// idle connection (its wait for the next message) would pin a block several times its size, so it
+// allocates with this instead (and so does the watchdogs' timer).
 template <class T>
 struct ExactAllocator {
     using value_type = T;
@@ -105,6 +108,157 @@ bool query_params(std::string_view target, integration::HeaderList& out) {
 
 }  // namespace
 
+// ---- The watchdog ----
+//
+// Two AWS limits apply to every connection: no data in either direction for idle_timeout, and
+// max_duration since it opened. A steady_timer per connection with a wait always pending cost an
+// idle connection ~330 bytes; instead each io_context has one timer and a min-heap of (deadline,
+// session) under a mutex. A session knows its slot in the heap, so moving or removing its deadline
+// is O(log n), and removes itself when it ends (or is destroyed). When a deadline passes, the
+// session's on_watchdog() is posted to its strand, holding it only if it is still alive.
+class WsSession::Watchdogs : public std::enable_shared_from_this<WsSession::Watchdogs> {
+  public:
+    using time_point = std::chrono::steady_clock::time_point;
+
+    // The instance of `ex`'s io_context: created on first use, shut down with the io_context.
+    static std::shared_ptr<Watchdogs> of(const net::any_io_executor& ex) {
+        return net::use_service<Service>(net::query(ex, net::execution::context)).watchdogs;
+    }
+
+    // Sets (or moves) `s`'s deadline. `ex`: an executor of the io_context, for the timer.
+    void schedule(WsSession& s, time_point at, const net::any_io_executor& ex) {
+        const std::lock_guard lock(m_);
+        if (stopped_) return;
+        if (!timer_) timer_.emplace(timer_executor(ex));
+        if (s.watchdog_slot_ == kNoSlot) {
+            heap_.push_back({at, &s});
+            s.watchdog_slot_ = heap_.size() - 1;
+        } else {
+            heap_[s.watchdog_slot_].at = at;
+        }
+        place(s.watchdog_slot_);
+        arm();
+    }
+
+    void cancel(WsSession& s) {
+        const std::lock_guard lock(m_);
+        if (s.watchdog_slot_ != kNoSlot) remove_at(s.watchdog_slot_);
+        // A deadline that moved later or went away leaves the timer early: it then finds nothing
+        // due and sleeps until the next one.
+    }
+
+  private:
+    struct Entry {
+        time_point at;
+        WsSession* session;
+    };
+
+    class Service final : public net::execution_context::service {
+      public:
+        static net::execution_context::id id;
+        explicit Service(net::execution_context& ctx)
+            : net::execution_context::service(ctx), watchdogs(std::make_shared<Watchdogs>()) {}
+        const std::shared_ptr<Watchdogs> watchdogs;
+
+      private:
+        void shutdown() override { watchdogs->shutdown(); }
+    };
+
+    // The timer runs on the io_context itself rather than on the first session's strand.
+    static net::any_io_executor timer_executor(const net::any_io_executor& ex) {
+        if (const auto* strand = ex.target<net::strand<net::io_context::executor_type>>()) {
+            return strand->get_inner_executor();
+        }
+        return ex;
+    }
+
+    void shutdown() {
+        const std::lock_guard lock(m_);
+        stopped_ = true;
+        timer_.reset();
+    }
+
+    void on_timer(const boost::system::error_code& ec) {
+        if (ec) return;  // cancelled: re-armed for an earlier deadline, or shut down
+        std::vector<std::shared_ptr<WsSession>> due;
+        {
+            const std::lock_guard lock(m_);
+            if (stopped_) return;
+            armed_ = time_point::max();
+            const auto t = std::chrono::steady_clock::now();
+            while (!heap_.empty() && heap_.front().at <= t) {
+                WsSession* s = heap_.front().session;
+                remove_at(0);
+                // Null if s is being destroyed (its destructor waits for this lock to cancel).
+                if (auto self = s->weak_from_this().lock()) due.push_back(std::move(self));
+            }
+            arm();
+        }
+        for (auto& s : due) {
+            const auto ex = s->ws_.get_executor();
+            net::post(ex, [s = std::move(s)] { s->on_watchdog(); });
+        }
+    }
+
+    // With m_ held: make sure a wait is pending that ends no later than the earliest deadline.
+    void arm() {
+        if (stopped_ || heap_.empty() || !timer_) return;
+        const time_point at = heap_.front().at;
+        if (at >= armed_) return;
+        armed_ = at;
+        timer_->expires_at(at);  // a pending wait, if any, completes with operation_aborted
+        timer_->async_wait(net::bind_allocator(
+            ExactAllocator<void>(),
+            [self = shared_from_this()](const boost::system::error_code& ec) { self->on_timer(ec); }));
+    }
+
+    void swap_entries(std::size_t i, std::size_t j) {
+        std::swap(heap_[i], heap_[j]);
+        heap_[i].session->watchdog_slot_ = i;
+        heap_[j].session->watchdog_slot_ = j;
+    }
+
+    // Restores the heap order around slot i (whose deadline just changed).
+    void place(std::size_t i) {
+        while (i > 0) {
+            const std::size_t parent = (i - 1) / 2;
+            if (heap_[parent].at <= heap_[i].at) break;
+            swap_entries(i, parent);
+            i = parent;
+        }
+        for (;;) {
+            const std::size_t left = 2 * i + 1;
+            const std::size_t right = left + 1;
+            std::size_t least = i;
+            if (left < heap_.size() && heap_[left].at < heap_[least].at) least = left;
+            if (right < heap_.size() && heap_[right].at < heap_[least].at) least = right;
+            if (least == i) break;
+            swap_entries(i, least);
+            i = least;
+        }
+    }
+
+    void remove_at(std::size_t i) {
+        heap_[i].session->watchdog_slot_ = kNoSlot;
+        const std::size_t last = heap_.size() - 1;
+        if (i != last) {
+            heap_[i] = heap_[last];
+            heap_[i].session->watchdog_slot_ = i;
+        }
+        heap_.pop_back();
+        if (i < heap_.size()) place(i);
+        if (heap_.capacity() > 1024 && heap_.size() < heap_.capacity() / 4) heap_.shrink_to_fit();
+    }
+
+    std::mutex m_;
+    std::vector<Entry> heap_;
+    std::optional<net::steady_timer> timer_;
+    time_point armed_ = time_point::max();  // when the pending wait ends (max: none pending)
+    bool stopped_ = false;
+};
+
+net::execution_context::id WsSession::Watchdogs::Service::id;
+
 WsSession::WsSession(GatewayContext& ctx, Transport stream, std::string stage, net::ip::tcp::endpoint peer)
     : ctx_(ctx), ws_(std::move(stream)) {
     ctx_.live_sessions.fetch_add(1);
@@ -115,7 +269,10 @@ WsSession::WsSession(GatewayContext& ctx, Transport stream, std::string stage, n
 
 // Normally released by run() (refused upgrades) or finish(); this covers a session destroyed with
 // its handlers still pending (the io_context going away).
-WsSession::~WsSession() { release_live(); }
+WsSession::~WsSession() {
+    if (watchdogs_) watchdogs_->cancel(*this);
+    release_live();
+}
 
 void WsSession::release_live() {
     if (!live_) return;
@@ -524,7 +681,7 @@ net::awaitable<void> WsSession::finish(std::shared_ptr<WsSession> self, CloseSta
     } release{*self};
     if (self->ws_.next_layer().limit_exceeded()) co_await self->send_close_after_limit();
     self->unregister();
-    if (self->watchdog_) self->watchdog_->cancel();
+    if (self->watchdogs_) self->watchdogs_->cancel(*self);
     if (log::enabled(log::Level::info)) {
         log::info("disconnected " + self->id() + " code=" + std::to_string(status.code) + " reason=\"" +
                   status.reason + "\"");
@@ -891,9 +1048,6 @@ void WsSession::unregister() {
     ctx_.open_connections.fetch_sub(1);
 }
 
-// One timer per connection enforces both AWS limits: no data in either direction for
-// idle_timeout, and max_duration since the connection opened. It holds only a weak reference,
-// so an idle connection's timer never keeps a closed session alive.
 void WsSession::arm_watchdog() {
     const auto& c = ctx_.settings.connection;
     if (c.idle_timeout.count() == 0 && c.max_duration.count() == 0) return;
@@ -908,13 +1062,9 @@ void WsSession::arm_watchdog() {
         next = std::min(next, steady + std::chrono::duration_cast<std::chrono::steady_clock::duration>(
                                            connected_at_ + c.max_duration - wall));
     }
-    if (!watchdog_) watchdog_ = std::make_unique<net::steady_timer>(ws_.get_executor());
-    watchdog_->expires_at(next);
-    watchdog_->async_wait(
-        net::bind_allocator(ExactAllocator<void>(), [weak = weak_from_this()](const boost::system::error_code& ec) {
-            if (ec) return;
-            if (auto self = weak.lock()) self->on_watchdog();
-        }));
+    const auto ex = ws_.get_executor();
+    if (!watchdogs_) watchdogs_ = Watchdogs::of(ex);
+    watchdogs_->schedule(*this, next, ex);
 }
 
 void WsSession::on_watchdog() {

@@ -168,10 +168,14 @@ class WsSession final : public Connection, public std::enable_shared_from_this<W
 
     std::size_t inflight_ = 0;  // integration calls in flight (strand only)
     std::unique_ptr<Parked> parked_;  // strand only; set while reading waits for backpressure
-    // Created only when needed: the watchdog when an idle timeout or maximum duration is set, the
-    // writer wait by send_close_after_limit().
-    std::unique_ptr<boost::asio::steady_timer> watchdog_;     // idle timeout and maximum duration
-    std::unique_ptr<boost::asio::steady_timer> writer_idle_;  // cancelled when the write loop stops
+    // The idle timeout and maximum duration: one timer per io_context for all sessions (see
+    // ws_session.cpp), set when the watchdog is first armed; the slot is guarded by its mutex.
+    class Watchdogs;
+    static constexpr std::size_t kNoSlot = static_cast<std::size_t>(-1);
+    std::shared_ptr<Watchdogs> watchdogs_;
+    std::size_t watchdog_slot_ = kNoSlot;
+    // Created by send_close_after_limit() if it has to wait; cancelled when the write loop stops.
+    std::unique_ptr<boost::asio::steady_timer> writer_idle_;
     const StageState* stage_ = nullptr;  // this connection's stage: metrics and throttles
     // $connect's answer, kept until the connection is registered, for its channel headers.
     std::unique_ptr<integration::ProxyResponse> connect_channels_;
