@@ -33,11 +33,14 @@ FrameScanner::Verdict FrameScanner::feed(const std::uint8_t* data, std::size_t s
             const auto skip = static_cast<std::size_t>(std::min<std::uint64_t>(payload_left_, size - pos));
             payload_left_ -= skip;
             pos += skip;
+            fed_ += skip;
+            if (payload_left_ == 0) frame_done();
             continue;
         }
         // Inside a frame header: collect it (it may span chunks).
         if (header_have_ == 0) header_start = pos;
         header_[header_have_++] = data[pos++];
+        ++fed_;
         if (header_have_ < 2 || header_have_ < header_size(header_.data())) continue;
 
         const std::uint8_t opcode = header_[0] & 0x0f;
@@ -45,15 +48,19 @@ FrameScanner::Verdict FrameScanner::feed(const std::uint8_t* data, std::size_t s
         const std::uint64_t len = payload_size(header_.data());
         header_have_ = 0;
         payload_left_ = len;
-        if (opcode >= 0x8) continue;  // control frames: Beast enforces their 125-byte limit
-        if (opcode != 0) message_bytes_ = 0;  // text or binary: a new message starts
-        message_bytes_ += len;
-        if (len > max_frame_ || message_bytes_ > max_message_) {
-            tripped_ = true;
-            // Hand on nothing of the offending header: what came before it stays valid input.
-            return {header_start, true};
+        fin_data_frame_ = fin && opcode < 0x8;
+        if (opcode < 0x8) {
+            if (opcode != 0) message_bytes_ = 0;  // text or binary: a new message starts
+            message_bytes_ += len;
+            if (len > max_frame_ || message_bytes_ > max_message_) {
+                tripped_ = true;
+                // Hand on nothing of the offending header: what came before it stays valid input.
+                return {header_start, true};
+            }
+            if (fin) message_bytes_ = 0;
         }
-        if (fin) message_bytes_ = 0;
+        // (Control frames: Beast enforces their 125-byte limit.)
+        if (len == 0) frame_done();
     }
     return {size, false};
 }

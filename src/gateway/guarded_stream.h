@@ -30,6 +30,13 @@ class GuardedStream {
 
     void set_limits(std::size_t max_frame, std::size_t max_message) { scanner_ = FrameScanner(max_frame, max_message); }
     bool limit_exceeded() const { return tripped_; }
+    // True when everything read so far ends with the end of message number `messages` (counting
+    // every data message since the handshake): once the reader above has returned that many
+    // messages it holds no unread byte, and the next one can only come from the socket. False
+    // when in doubt (a limit tripped).
+    bool drained(std::uint64_t messages) const {
+        return !tripped_ && scanner_.messages() == messages && scanner_.message_end() == scanner_.fed();
+    }
 
     executor_type get_executor() noexcept { return next_.get_executor(); }
     next_layer_type& next_layer() noexcept { return next_; }

@@ -90,9 +90,11 @@ class WsSession final : public Connection, public std::enable_shared_from_this<W
     boost::asio::awaitable<bool> run_connect_route(const HttpRequest& req, std::string& subprotocol);
     boost::asio::awaitable<void> reject_handshake(unsigned status, std::string_view body);
 
-    // The read loop (strand only): wait for the next message without a buffer, read it into
-    // body_, dispatch it, repeat; a failed read ends the connection (finish()).
+    // The read loop (strand only): wait for the next message without a buffer (on the socket
+    // itself when nothing is buffered above it), read it into body_, dispatch it, repeat; a failed
+    // read ends the connection (finish()).
     void read_next();
+    void peek();
     void on_message_start(const boost::system::error_code& ec);
     void read_body();
     void on_body(const boost::system::error_code& ec, std::size_t n);
@@ -158,6 +160,7 @@ class WsSession final : public Connection, public std::enable_shared_from_this<W
     // The message being read: body_ holds body_filled_ bytes (and room for the read in flight).
     std::string body_;
     std::size_t body_filled_ = 0;
+    std::uint64_t messages_read_ = 0;  // data messages Beast has returned (for GuardedStream::drained)
 
     std::atomic<bool> open_{false};     // registered and accepting sends
     std::atomic<bool> closing_{false};  // a server close was requested
