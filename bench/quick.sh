@@ -5,11 +5,12 @@
 #
 #   bench/quick.sh              build + run
 #   QUICK_NO_BUILD=1 bench/quick.sh   use the binaries already in build/release
+#   GATEWAY=/tmp/old/wsgate QUICK_NO_BUILD=1 bench/quick.sh   the same scenarios against another build
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 BUILD="$ROOT/build/release"
-GATEWAY="$BUILD/src/app/wsgate"
+GATEWAY="${GATEWAY:-$BUILD/src/app/wsgate}"  # GATEWAY=/path/to/wsgate: another build (with QUICK_NO_BUILD=1)
 LOADGEN="$BUILD/bench/loadgen/wsgate-loadgen"
 
 TMP=$(mktemp -d "${TMPDIR:-/tmp}/wsgate-quick.XXXXXX")
