@@ -599,7 +599,7 @@ net::awaitable<void> WsSession::reject_handshake(unsigned status, std::string_vi
 // ---- The read loop ----
 
 namespace {
-// How much a read of a message body asks for at a time.
+// The most a body read asks for while the size of what follows is unknown.
 constexpr std::size_t kReadChunk = 4096;
 // The empty buffer peek() waits with. Never written to; its address only has to be real:
 // Beast's UTF-8 check does pointer arithmetic on it, which a null pointer would turn into a crash.
@@ -640,11 +640,14 @@ void WsSession::on_message_start(const boost::system::error_code& ec) {
 }
 
 void WsSession::read_body() {
-    // A fixed chunk, not Beast's read_size_hint(): the hint asserts (rd_remain > 0) in a state our
-    // zero-byte peek can leave behind — the header of an empty final frame read, the message not
-    // yet marked done — which the drain under load reached in the sanitizer build. A read larger
-    // than what is left of the message returns what is left, and on_message() trims the string.
-    const std::size_t want = kReadChunk;
+    // While only this loop reads, Beast's hint is exact: in the last frame of a message it is what
+    // is left of it, so a message in one frame is read into a string of its own size. Once a close
+    // has begun (closing_ is set before the close frame is queued), Beast's close operation may run
+    // between two of our reads and discard the rest of the frame; the hint then asserts (a final
+    // frame with nothing left, the message not marked done: reached by SIGTERM under load on the
+    // ASan build). Such a message is dropped anyway (on_message()), so a fixed chunk does; the read
+    // itself waits for the close to finish and fails.
+    const std::size_t want = closing_ ? kReadChunk : ws_.read_size_hint(kReadChunk);
     if (body_.size() < body_filled_ + want) body_.resize(body_filled_ + want);
     ws_.async_read_some(net::buffer(body_.data() + body_filled_, want),
                         [self = shared_from_this()](const boost::system::error_code& ec, std::size_t n) {
