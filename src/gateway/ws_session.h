@@ -7,7 +7,9 @@
 // coroutine frame and no read buffer. run() is a coroutine only until the 101 is written; after
 // that the read and write loops are completion handlers on the strand (each keeps the session
 // alive through a shared_ptr), a message is read straight into the std::string it is dispatched
-// as, and the end of the connection ($disconnect) runs in a coroutine of its own.
+// as, and the end of the connection ($disconnect) runs in a coroutine of its own. An idle plain
+// connection waits on its socket rather than inside a Beast read, and its idle timeout and maximum
+// duration are an entry in one heap per io_context (docs/benchmarks.md, "Profile and changes").
 #include <boost/asio/steady_timer.hpp>
 #include <boost/beast/websocket/stream.hpp>
 
