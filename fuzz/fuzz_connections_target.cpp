@@ -139,10 +139,28 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
             FUZZ_CHECK(any_bad);
             FUZZ_CHECK(t.stage.empty() && t.connection_id.empty());
             break;
+        // The broadcast extension's shapes.
+        case ConnectionsTarget::Shape::connection_list:
+            FUZZ_CHECK(!any_bad);
+            FUZZ_CHECK(segs.size() == 2 && *decoded[0] == t.stage && *decoded[1] == "@connections");
+            FUZZ_CHECK(t.connection_id.empty() && t.channel.empty());
+            break;
+        case ConnectionsTarget::Shape::connection_channel:
+            FUZZ_CHECK(!any_bad);
+            FUZZ_CHECK(segs.size() == 5 && *decoded[0] == t.stage && *decoded[1] == "@connections");
+            FUZZ_CHECK(*decoded[2] == t.connection_id && *decoded[3] == "channels" && *decoded[4] == t.channel);
+            break;
+        case ConnectionsTarget::Shape::channel:
+            FUZZ_CHECK(!any_bad);
+            FUZZ_CHECK(segs.size() == 3 && *decoded[0] == t.stage && *decoded[1] == "@channels");
+            FUZZ_CHECK(*decoded[2] == t.channel && t.connection_id.empty());
+            break;
         case ConnectionsTarget::Shape::other:
             FUZZ_CHECK(!any_bad);
             FUZZ_CHECK(t.connection_id.empty());
             FUZZ_CHECK(!(segs.size() == 3 && *decoded[1] == "@connections"));
+            FUZZ_CHECK(!(segs.size() == 2 && *decoded[1] == "@connections"));
+            FUZZ_CHECK(!(segs.size() == 3 && *decoded[1] == "@channels"));
             FUZZ_CHECK(segs.empty() || *decoded[0] != "@connections");
             FUZZ_CHECK(segs.empty() ? t.stage.empty() : t.stage == *decoded[0]);
             break;
