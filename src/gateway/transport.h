@@ -29,12 +29,14 @@ class Transport {
     using executor_type = boost::beast::tcp_stream::executor_type;
 
     // Plain TCP.
-    explicit Transport(boost::beast::tcp_stream&& tcp) : timed_(std::move(tcp)) {}
+    explicit Transport(boost::beast::tcp_stream&& tcp) : ex_(tcp.get_executor()), timed_(std::move(tcp)) {}
     // TLS over `tcp`; async_handshake() must complete before anything else is read or written.
-    Transport(boost::beast::tcp_stream&& tcp, boost::asio::ssl::context& tls) : tls_(std::in_place, std::move(tcp), tls) {}
+    Transport(boost::beast::tcp_stream&& tcp, boost::asio::ssl::context& tls)
+        : ex_(tcp.get_executor()), tls_(std::in_place, std::move(tcp), tls) {}
 
     // A moved-from Transport holds nothing (and frees what it held at once).
-    Transport(Transport&& o) noexcept : timed_(std::move(o.timed_)), bare_(std::move(o.bare_)), tls_(std::move(o.tls_)) {
+    Transport(Transport&& o) noexcept
+        : ex_(o.ex_), timed_(std::move(o.timed_)), bare_(std::move(o.bare_)), tls_(std::move(o.tls_)) {
         o.timed_.reset();
         o.bare_.reset();
         o.tls_.reset();
@@ -52,7 +54,10 @@ class Transport {
     }
     bool has_timeouts() const noexcept { return !bare_; }
 
-    executor_type get_executor() noexcept { return socket().get_executor(); }
+    // Safe from any thread: the management API posts to a session's executor while the session's
+    // own strand may be swapping timed_ for bare_ (release_timeouts() right after the 101), so the
+    // executor must not be read through those optionals.
+    executor_type get_executor() const noexcept { return ex_; }
     boost::asio::ip::tcp::socket& socket() noexcept {
         if (bare_) return *bare_;
         return tls_ ? tls_->next_layer().socket() : timed_->socket();
@@ -140,6 +145,7 @@ class Transport {
   private:
     boost::beast::tcp_stream& timed_stream() noexcept { return tls_ ? tls_->next_layer() : *timed_; }
 
+    executor_type ex_;  // the socket's (a strand), fixed for the life of the connection
     // Exactly one is engaged: timed_ (plain, with timeouts), bare_ (plain, after
     // release_timeouts()) or tls_.
     std::optional<boost::beast::tcp_stream> timed_;
