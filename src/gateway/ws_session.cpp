@@ -374,8 +374,9 @@ net::awaitable<void> WsSession::run(HttpRequest req) {
     beast::get_lowest_layer(ws_).expires_never();
     websocket::stream_base::timeout t{};
     t.handshake_timeout = ctx_.settings.connection.handshake_timeout;
-    // Server pings are off by default, as on AWS. When on, Beast pings after half the interval of
-    // silence and gives up on a peer that stays silent for the whole of it.
+    // Server pings are off by default, as on AWS. When on, Beast pings after half of its idle
+    // timeout of silence and gives up on a peer that stays silent for the other half; with twice
+    // ping_interval that is a ping after one interval and a drop after one more (configuration.md).
     const auto ping = ctx_.settings.connection.ping_interval;
     t.idle_timeout = ping.count() > 0 ? std::chrono::duration_cast<std::chrono::steady_clock::duration>(ping * 2)
                                       : websocket::stream_base::none();

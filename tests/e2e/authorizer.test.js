@@ -1,8 +1,11 @@
 // $connect authorization: a Lambda REQUEST authorizer reached over HTTP, and API keys.
 import assert from 'node:assert/strict';
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { test } from 'node:test';
 
-import { AWS_ID, startBackend } from './lib/backend.js';
+import { AWS_ID, startBackend, waitUntil } from './lib/backend.js';
 import { startGateway } from './lib/gateway.js';
 import { connect, connectRejected } from './lib/ws.js';
 
@@ -12,7 +15,7 @@ function policy(effect, resource = 'arn:aws:execute-api:us-east-1:123456789012:a
   return { Version: '2012-10-17', Statement: [{ Action: 'execute-api:Invoke', Effect: effect, Resource: resource }] };
 }
 
-async function stack(t, { authorizer = {}, routes, apiKeys } = {}) {
+async function stack(t, { authorizer = {}, routes, apiKeys, extra = {} } = {}) {
   const be = await startBackend(t);
   const authz = await startBackend(t, { path: '/authorize' });
   const config = {
@@ -27,6 +30,7 @@ async function stack(t, { authorizer = {}, routes, apiKeys } = {}) {
     authorizer: { integration: 'auth', identity_source: 'route.request.header.Auth', ...authorizer },
   };
   if (apiKeys) config.api_keys = apiKeys;
+  Object.assign(config, extra);
   const gw = await startGateway(t, { config });
   return { be, authz, gw };
 }
@@ -65,6 +69,35 @@ test('authorizer: Allow with context -> connected; principalId and context on CO
     const [e] = be.eventsOfType(type);
     assert.deepEqual(e.requestContext.authorizer, expected, `${type} authorizer`);
     assert.equal(e.requestContext.connectionId, ae.requestContext.connectionId);
+  }
+});
+
+test('authorizer: $context.authorizer.principalId and .<key> in the access log on every event', async (t) => {
+  const dir = mkdtempSync(path.join(tmpdir(), 'wsgate-authz-log-'));
+  const file = path.join(dir, 'access.log');
+  const format = '{"e":"$context.eventType","p":"$context.authorizer.principalId","t":"$context.authorizer.tenant",'
+    + '"l":"$context.authorizer.level","a":"$context.authorizer.admin","x":"$context.authorizer.missing"}';
+  const { be, authz, gw } = await stack(t, { extra: { access_log: { destination: file, format } } });
+  authz.handler = () => ({ body: { principalId: 'user-42', policyDocument: policy('Allow'), context: { tenant: 't"1', level: 3, admin: false } } });
+  const c = await connect(gw.url, { headers: { Auth: 'token-abc' } });
+  await c.send('hi');
+  assert.equal(await c.nextMessage(), 'hi');
+  await c.close(1000);
+  await be.waitFor((ev) => ev.some((e) => e.requestContext.eventType === 'DISCONNECT'));
+  const lines = await waitUntil(() => {
+    try {
+      const l = readFileSync(file, 'utf8').trim().split('\n').filter(Boolean);
+      return l.length >= 3 && l;
+    } catch { return false; }
+  }, { what: 'three access-log lines' });
+  const entries = lines.map((l) => JSON.parse(l));
+  assert.deepEqual(entries.map((e) => e.e), ['CONNECT', 'MESSAGE', 'DISCONNECT']);
+  for (const e of entries) {
+    assert.equal(e.p, 'user-42', JSON.stringify(e));
+    assert.equal(e.t, 't"1');  // JSON-escaped by the template, so it parses back
+    assert.equal(e.l, '3');
+    assert.equal(e.a, 'false');
+    assert.equal(e.x, '-');
   }
 });
 

@@ -63,6 +63,8 @@ test('slow client: POSTs get 429 LimitExceededException once its queue is full; 
   assert.equal(limited.name, 'LimitExceededException', `${limited.name}: ${limited.message}`);
   assert.equal(limited.$metadata.httpStatusCode, 429);
   assert.equal(limited.constructor.name, 'LimitExceededException');
+  assert.equal(limited.message, 'The client is sending more than the allowed number of requests per unit of time or the '
+    + 'WebSocket client side buffer is full.');
   assert.ok(limited.message && limited.message !== 'UnknownError', `message: ${limited.message}`);
 
   // boto3 raises client.exceptions.LimitExceededException (max_attempts 1: no retry).

@@ -110,8 +110,13 @@ test('every answer (200, 204, 410, 413) carries x-amzn-RequestId (unique) and an
   }, { step: 'deserialize', name: 'recordResponses', priority: 'high' });
   await sdk.send(new PostToConnectionCommand({ ConnectionId: c.id, Data: 'x' }));
   await sdk.send(new GetConnectionCommand({ ConnectionId: c.id }));
-  await sdkError(sdk.send(new PostToConnectionCommand({ ConnectionId: c.id, Data: Buffer.alloc(131073, 0x61) })));
-  await sdkError(sdk.send(new GetConnectionCommand({ ConnectionId: NEVER_EXISTED })));
+  const tooBig = await sdkError(sdk.send(new PostToConnectionCommand({ ConnectionId: c.id, Data: Buffer.alloc(131073, 0x61) })));
+  const gone = await sdkError(sdk.send(new GetConnectionCommand({ ConnectionId: NEVER_EXISTED })));
+  // The texts (AWS's own are undocumented; these are its model's, docs/compatibility.md).
+  assert.equal(tooBig.name, 'PayloadTooLargeException');
+  assert.equal(tooBig.message, 'The data has exceeded the maximum size allowed (131072 bytes); the request carried 131073 bytes.');
+  assert.equal(gone.name, 'GoneException');
+  assert.equal(gone.message, 'The connection with the provided id no longer exists.');
   await sdk.send(new DeleteConnectionCommand({ ConnectionId: c.id }));
   assert.deepEqual(seen.map((s) => s.status), [200, 200, 413, 410, 204]);
   for (const s of seen) assertCommonHeaders({ headers: s.headers }, `status ${s.status}`);
