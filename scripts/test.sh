@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs what the tests need, builds, and runs every test suite:
-#   1. release build: unit tests (CTest) and the end-to-end suite against the built binary
+#   1. release build: unit tests (CTest) and the end-to-end suite against the built binary (twice:
+#      with the configured I/O threads, and with one)
 #   2. AddressSanitizer + UBSan build: unit tests and the end-to-end suite again
 #   3. ThreadSanitizer build: unit tests and the end-to-end concurrency scenarios
 #   4. every libFuzzer target for a bounded time
@@ -27,6 +28,11 @@ ctest --preset release -j "$jobs"
 
 step "end-to-end tests (release)"
 WSGATE_BIN="$root/build/release/src/app/wsgate" node --test --test-concurrency=2 tests/e2e/
+
+# With one I/O thread a connection runs on the io_context itself rather than on a strand of its
+# own (server.cpp): the same suite again on that path.
+step "end-to-end tests (release, one I/O thread)"
+WSGATE_BIN="$root/build/release/src/app/wsgate" WSGATE_E2E_THREADS=1 node --test --test-concurrency=2 tests/e2e/
 
 if [[ "${WSGATE_SKIP_ASAN:-0}" != 1 ]]; then
     step "AddressSanitizer + UBSan build"

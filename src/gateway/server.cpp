@@ -229,9 +229,14 @@ void Server::stop() {
     net::co_spawn(acceptor_strand_, drain(), net::detached);
 }
 
+net::any_io_executor Server::connection_executor() {
+    if (threads_ == 1) return ioc_.get_executor();
+    return net::make_strand(ioc_);
+}
+
 net::awaitable<void> Server::accept_loop(tcp::acceptor& acceptor, net::ssl::context* tls) {
     for (;;) {
-        auto [ec, socket] = co_await acceptor.async_accept(net::make_strand(ioc_), use_tuple);
+        auto [ec, socket] = co_await acceptor.async_accept(connection_executor(), use_tuple);
         if (ec == net::error::operation_aborted || !acceptor.is_open()) co_return;
         if (ec) {
             // Out of descriptors or similar: back off briefly rather than spin; existing
@@ -250,7 +255,7 @@ net::awaitable<void> Server::accept_loop(tcp::acceptor& acceptor, net::ssl::cont
 net::awaitable<void> Server::admin_accept_loop() {
     for (;;) {
         auto [ec, socket] =
-            co_await admin_acceptor_.async_accept(net::make_strand(ioc_), use_tuple);
+            co_await admin_acceptor_.async_accept(connection_executor(), use_tuple);
         if (ec == net::error::operation_aborted || !admin_acceptor_.is_open()) co_return;
         if (ec) continue;
         const auto ex = socket.get_executor();

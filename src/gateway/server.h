@@ -49,6 +49,10 @@ class Server {
     void stop();
 
   private:
+    // The executor an accepted connection's handlers run on: its own strand, or with one I/O
+    // thread the io_context itself (one thread already runs every handler in order, and a strand
+    // would only add a lock, a queue and executor copies to each operation).
+    boost::asio::any_io_executor connection_executor();
     // `tls`: the context for connections from this acceptor, or null for plain ones.
     boost::asio::awaitable<void> accept_loop(boost::asio::ip::tcp::acceptor& acceptor,
                                              boost::asio::ssl::context* tls);

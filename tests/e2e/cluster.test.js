@@ -306,7 +306,10 @@ test('kill -9 of a node: its clients see the drop, one $disconnect (1006) per co
       throw new Error(`${err.message}; missing: ${missing.join(', ')}; a: ${a.stderr}\nb: ${b.stderr}`);
     });
   const lastAt = Math.max(...doomed.map((cl) => be.records.find((r) => r.event?.requestContext?.eventType === 'DISCONNECT' && r.event.requestContext.connectionId === cl.id).receivedAt));
-  assert.ok(lastAt - killedAt <= REAP_BOUND_MS, `the last $disconnect came ${lastAt - killedAt} ms after the kill (bound ${REAP_BOUND_MS} ms)`);
+  // The documented bound plus the same scheduling slack as the wait above: on a loaded 2-core
+  // machine a survivor's heartbeat can run late, and this is a bound, not a speed test.
+  assert.ok(lastAt - killedAt <= REAP_BOUND_MS + scaled(2_000),
+    `the last $disconnect came ${lastAt - killedAt} ms after the kill (bound ${REAP_BOUND_MS} ms + slack)`);
 
   for (const cl of doomed) {
     const [ev] = disconnects(be, cl.id);
@@ -562,7 +565,7 @@ test('a node cut off from Redis (Redis keeps its data) longer than the node TTL:
   await a.link.cut();
   await waitUntil(() => onA.every((cl) => disconnects(be, cl.id).length > 0),
     { timeoutMs: REAP_BOUND_MS + scaled(2_000), what: "b to reap a's connections" });
-  assert.ok(Date.now() - cutAt <= REAP_BOUND_MS + scaled(500), `reaped ${Date.now() - cutAt} ms after the cut`);
+  assert.ok(Date.now() - cutAt <= REAP_BOUND_MS + scaled(2_000), `reaped ${Date.now() - cutAt} ms after the cut`);
   for (const cl of onA) {
     assert.equal(disconnects(be, cl.id)[0].requestContext.disconnectStatusCode, 1006);
     // Cut off, a cannot know yet: its clients are still connected and local posts still work.

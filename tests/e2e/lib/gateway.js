@@ -91,6 +91,9 @@ export async function startGateway(t, { config, args = [], listen = '127.0.0.1:0
   const argv = [];
   if (config !== undefined) argv.push('--config', writeConfig(config));
   if (listen) argv.push('--listen', listen);
+  // WSGATE_E2E_THREADS=N runs every gateway with N I/O threads (scripts/test.sh runs the suite
+  // once with 1: connections then share the io_context's one thread instead of a strand each).
+  if (process.env.WSGATE_E2E_THREADS) argv.push('--threads', process.env.WSGATE_E2E_THREADS);
   argv.push(...args);
   const { proc, out, exited } = await spawnGateway(argv);
   let exitInfo = null;
