@@ -15,8 +15,8 @@
 //      bad_encoding => percent_decode fails on some non-empty segment; stage/id empty.
 //      other        => connection_id empty.
 //    Nothing after the first '?' matters: target and target-without-query parse the same.
-//  - mentions_connections: false when the path holds no "/@connections" and no "/%40connections"
-//    in any letter case; ignores the query.
+//  - mentions_connections: true exactly when the path holds "/@connections" or "/@channels", or
+//    "/%40connections" or "/%40channels" in any letter case; ignores the query.
 #include <cstddef>
 #include <cstdint>
 #include <optional>
@@ -94,8 +94,11 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     const bool mentions = mentions_connections(target.view());
     {
         const std::string lower = to_lower(path);
+        // The management paths: @connections, and the broadcast extension's @channels.
         const bool could = path.find("/@connections") != std::string_view::npos ||
-                           lower.find("/%40connections") != std::string::npos;
+                           path.find("/@channels") != std::string_view::npos ||
+                           lower.find("/%40connections") != std::string::npos ||
+                           lower.find("/%40channels") != std::string::npos;
         FUZZ_CHECK(mentions == could);
         const ExactCopy path_only(path);
         FUZZ_CHECK(mentions_connections(path_only.view()) == mentions);
