@@ -4,6 +4,7 @@
 #include <boost/asio/bind_allocator.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
+#include <boost/asio/dispatch.hpp>
 #include <boost/asio/execution_context.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/post.hpp>
@@ -895,7 +896,11 @@ SendResult WsSession::send(std::shared_ptr<const std::string> payload, bool text
         queued_bytes_.fetch_sub(n);
         return SendResult::queue_full;
     }
-    net::post(ws_.get_executor(), [self = shared_from_this(), payload = std::move(payload), text]() mutable {
+    // dispatch, not post: a caller already on this session's executor (always, with one I/O
+    // thread and so no strands; see Server::connection_executor()) queues and starts the write at
+    // once instead of allocating a handler for later. A broadcast to N members is then one loop
+    // rather than N handlers. Anyone else is posted to, in order, as before.
+    net::dispatch(ws_.get_executor(), [self = shared_from_this(), payload = std::move(payload), text]() mutable {
         Outbound m;
         m.shared = std::move(payload);
         m.text = text;
