@@ -11,6 +11,27 @@ std::string ChannelIndex::key(std::string_view stage, std::string_view channel) 
     return k;
 }
 
+void ChannelIndex::Members::add(const std::string& id, const std::shared_ptr<gateway::Connection>& c) {
+    index.emplace(id, list.size());
+    list.emplace_back(c);
+    ids.push_back(id);
+}
+
+void ChannelIndex::Members::erase(const std::string& id) {
+    const auto it = index.find(id);
+    if (it == index.end()) return;
+    const std::size_t at = it->second;
+    index.erase(it);
+    const std::size_t last = list.size() - 1;
+    if (at != last) {
+        list[at] = std::move(list[last]);
+        ids[at] = std::move(ids[last]);
+        index[ids[at]] = at;
+    }
+    list.pop_back();
+    ids.pop_back();
+}
+
 JoinResult ChannelIndex::join(const std::shared_ptr<gateway::Connection>& c, std::string_view stage,
                               std::string_view channel) {
     const std::string k = key(stage, channel);
@@ -27,7 +48,7 @@ JoinResult ChannelIndex::join(const std::shared_ptr<gateway::Connection>& c, std
         if (mine.empty()) by_connection_.erase(c->id());
         return JoinResult::channel_full;
     }
-    members.emplace(c->id(), c);
+    members.add(c->id(), c);
     mine.insert(k);
     return JoinResult::joined;
 }
@@ -69,10 +90,15 @@ PublishCount ChannelIndex::publish(std::string_view stage, std::string_view chan
         std::lock_guard lock(mu_);
         const auto ch = channels_.find(key(stage, channel));
         if (ch == channels_.end()) return {};
-        targets.reserve(ch->second.size());
-        for (const auto& [id, weak] : ch->second) {
-            if (id == exclude) continue;
-            if (auto c = weak.lock()) targets.push_back(std::move(c));
+        const Members& m = ch->second;
+        std::size_t skip = m.size();  // none
+        if (!exclude.empty()) {
+            if (const auto it = m.index.find(std::string(exclude)); it != m.index.end()) skip = it->second;
+        }
+        targets.reserve(m.size());
+        for (std::size_t i = 0; i < m.list.size(); ++i) {
+            if (i == skip) continue;
+            if (auto c = m.list[i].lock()) targets.push_back(std::move(c));
         }
     }
     // Outside the lock: send() only queues (it never waits on a slow member), but it takes the
@@ -98,8 +124,7 @@ std::vector<std::string> ChannelIndex::members(std::string_view stage,
     std::vector<std::string> out;
     std::lock_guard lock(mu_);
     if (const auto ch = channels_.find(key(stage, channel)); ch != channels_.end()) {
-        out.reserve(ch->second.size());
-        for (const auto& [id, weak] : ch->second) out.push_back(id);
+        out = ch->second.ids;
     }
     std::sort(out.begin(), out.end());
     return out;

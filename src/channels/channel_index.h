@@ -55,7 +55,18 @@ class ChannelIndex {
     std::vector<std::string> channels_of(std::string_view connection_id) const;
 
   private:
-    using Members = std::unordered_map<std::string, std::weak_ptr<gateway::Connection>>;
+    // A channel's members in one dense array, so that a publish walks contiguous memory instead of
+    // one hash-map node per member; `index` finds a member's slot for leave (swap with the last).
+    struct Members {
+        std::vector<std::weak_ptr<gateway::Connection>> list;
+        std::vector<std::string> ids;  // parallel to list
+        std::unordered_map<std::string, std::size_t> index;
+
+        std::size_t size() const { return list.size(); }
+        bool empty() const { return list.empty(); }
+        void add(const std::string& id, const std::shared_ptr<gateway::Connection>& c);
+        void erase(const std::string& id);
+    };
     static std::string key(std::string_view stage, std::string_view channel);
 
     ChannelLimits limits_;
