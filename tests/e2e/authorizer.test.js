@@ -1,11 +1,11 @@
 // $connect authorization: a Lambda REQUEST authorizer reached over HTTP, and API keys.
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { test } from 'node:test';
 
-import { AWS_ID, startBackend, waitUntil } from './lib/backend.js';
+import { AWS_ID, startBackend, waitForLines } from './lib/backend.js';
 import { startGateway } from './lib/gateway.js';
 import { connect, connectRejected } from './lib/ws.js';
 
@@ -84,12 +84,7 @@ test('authorizer: $context.authorizer.principalId and .<key> in the access log o
   assert.equal(await c.nextMessage(), 'hi');
   await c.close(1000);
   await be.waitFor((ev) => ev.some((e) => e.requestContext.eventType === 'DISCONNECT'));
-  const lines = await waitUntil(() => {
-    try {
-      const l = readFileSync(file, 'utf8').trim().split('\n').filter(Boolean);
-      return l.length >= 3 && l;
-    } catch { return false; }
-  }, { what: 'three access-log lines' });
+  const lines = await waitForLines(file, 3);
   const entries = lines.map((l) => JSON.parse(l));
   assert.deepEqual(entries.map((e) => e.e), ['CONNECT', 'MESSAGE', 'DISCONNECT']);
   for (const e of entries) {

@@ -1,14 +1,14 @@
 // Metrics on the admin port, access logs, and throttling (stage/route messages, new connections,
 // the management API).
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { test } from 'node:test';
 
 import { PostToConnectionCommand } from '@aws-sdk/client-apigatewaymanagementapi';
 
-import { deferred, gatewayConfig, startBackend, waitUntil } from './lib/backend.js';
+import { deferred, gatewayConfig, startBackend, waitForLines, waitUntil } from './lib/backend.js';
 import { startGateway } from './lib/gateway.js';
 import { CREDS as LOCAL_CREDS, sdkClient } from './lib/mgmt.js';
 import { connect, connectRejected } from './lib/ws.js';
@@ -118,12 +118,7 @@ test('access log: one JSON line per CONNECT, MESSAGE and DISCONNECT with AWS $co
   assert.equal(await c.nextMessage(), 'hello');
   await c.close(1000, 'bye');
   await be.waitFor((ev) => ev.some((e) => e.requestContext.eventType === 'DISCONNECT'));
-  const lines = await waitUntil(() => {
-    try {
-      const l = readFileSync(file, 'utf8').trim().split('\n').filter(Boolean);
-      return l.length >= 3 && l;
-    } catch { return false; }
-  });
+  const lines = await waitForLines(file, 3);
   const entries = lines.map((l) => JSON.parse(l));
   const id = be.eventsOfType('CONNECT')[0].requestContext.connectionId;
   assert.deepEqual(entries.map((e) => e.eventType), ['CONNECT', 'MESSAGE', 'DISCONNECT']);

@@ -13,6 +13,7 @@
 //   be.records                              // {seq, method, url, headers, raw, event, receivedAt}
 //   await be.waitFor(() => be.events.length >= 2)
 //   await be.waitForEvent((e) => e.requestContext.eventType === 'DISCONNECT')
+import { readFileSync } from 'node:fs';
 import http from 'node:http';
 
 export const defaultHandler = (event) => {
@@ -36,6 +37,17 @@ export async function waitUntil(predicate, { timeoutMs = 10_000, intervalMs = 10
     }
     await sleep(intervalMs);
   }
+}
+
+// Waits until `file` (an access log, say) holds at least `count` non-empty lines; resolves with
+// them all.
+export function waitForLines(file, count, what = `${count} lines in ${file}`) {
+  return waitUntil(() => {
+    try {
+      const lines = readFileSync(file, 'utf8').trim().split('\n').filter(Boolean);
+      return lines.length >= count && lines;
+    } catch { return false; }
+  }, { what });
 }
 
 export async function startBackend(t, { path = '/events' } = {}) {
